@@ -1,0 +1,29 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import tinygrad_hw as thw
+
+# CI sets CI=true and gets a derandomised, smaller run; locally "dev" explores more.
+settings.register_profile("ci", derandomize=True, max_examples=15, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("dev", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not thw.cuda.is_available(), reason="CUDA tests need CuPy and an NVIDIA GPU"))]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Run a test once per available device: 'cpu' always, 'cuda' where a GPU is present."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    thw.manual_seed(0)
+    np.random.seed(0)

@@ -1,0 +1,51 @@
+"""tinygrad_hw: a small define-by-run tensor/autograd engine on NumPy (CPU) and CuPy (GPU).
+
+>>> import tinygrad_hw as thw
+>>> x = thw.tensor([[1.0, -2.0]], requires_grad=True)
+>>> y = (x.relu() * 3).sum()
+>>> y.backward()
+>>> x.grad.tolist()
+[[3.0, 0.0]]
+"""
+import numpy as _np
+
+from .tensor import Tensor, Function, no_grad, enable_grad, is_grad_enabled
+from .backend import Device, manual_seed, synchronize, get_rng_state, set_rng_state
+from .backend import device
+from .creation import (tensor, from_numpy, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
+                       randint, randperm, zeros_like, ones_like, empty_like, full_like, rand_like,
+                       randn_like)
+from .ops import where, cat, stack
+from .gradcheck import gradcheck
+from . import cuda
+
+float16 = half = _np.dtype(_np.float16)
+float32 = float = _np.dtype(_np.float32)
+float64 = double = _np.dtype(_np.float64)
+int8 = _np.dtype(_np.int8)
+uint8 = _np.dtype(_np.uint8)
+int16 = _np.dtype(_np.int16)
+int32 = int = _np.dtype(_np.int32)
+int64 = long = _np.dtype(_np.int64)
+bool = _np.dtype(_np.bool_)
+
+
+def _fn(name):
+    def f(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    f.__name__ = name
+    f.__doc__ = f"``thw.{name}(t, ...)`` is ``t.{name}(...)``."
+    return f
+
+
+(exp, log, sqrt, tanh, sigmoid, relu, abs, clamp, maximum, minimum, sum, mean, var, std, max, min,
+ argmax, argmin, reshape, flatten, transpose, permute, unsqueeze, squeeze, matmul) = map(_fn, (
+    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "clamp", "maximum", "minimum", "sum", "mean",
+    "var", "std", "max", "min", "argmax", "argmin", "reshape", "flatten", "transpose", "permute",
+    "unsqueeze", "squeeze", "matmul"))
+
+
+def pad(input, pad, value=0.0):
+    return input.pad(pad, value)
+
+__version__ = "0.1.0"

@@ -1,0 +1,173 @@
+"""Movement ops: reshape, permute, expand, indexing, pad, cat, stack."""
+import numpy as np
+
+from .. import backend
+from ..tensor import Function, Tensor
+from .elementwise import unbroadcast
+
+
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) "
+                             f"into shape {shape}") from None
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class Permute(Function):
+    def forward(self, a, dims):
+        self.inverse = tuple(np.argsort(dims))
+        return a.transpose(dims)
+
+    def backward(self, g):
+        return (g.transpose(self.inverse),)
+
+
+class Expand(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        try:
+            return self.xp.broadcast_to(a, shape)
+        except ValueError:
+            raise ValueError(f"expand: cannot expand shape {a.shape} to {shape}") from None
+
+    def backward(self, g):
+        return (unbroadcast(g, self.shape),)
+
+
+def _is_advanced(index):
+    """True when the index holds an integer array (so repeated positions must accumulate)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(getattr(p, "ndim", 0) > 0 and p.dtype.kind in "iu" for p in parts)
+
+
+def raw_index(index):
+    """Replace Tensors inside an index by their arrays (lists stay lists)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(p.data if isinstance(p, Tensor) else p for p in index)
+    return index
+
+
+class Index(Function):
+    """``a[index]``: basic slicing and integer/bool-array indexing.
+
+    Backward writes the gradient into zeros; repeated integer indices accumulate (scatter-add).
+    """
+
+    def forward(self, a, index):
+        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        try:
+            return self.xp.asarray(a[index])
+        except IndexError as e:
+            raise IndexError(f"index {index!r} is invalid for a tensor of shape {a.shape}: {e}") from None
+
+    def backward(self, g):
+        grad = self.xp.zeros(self.shape, dtype=self.dtype)
+        if _is_advanced(self.index):
+            backend.scatter_add(grad, self.index, g)
+        else:
+            grad[self.index] = g
+        return (grad,)
+
+
+def index(t, index):
+    idx = raw_index(index)
+    xp = t.device.xp
+    if isinstance(idx, tuple):
+        idx = tuple(backend.to_device(np.asarray(p), t.device) if isinstance(p, list) else
+                    _on(p, t.device) for p in idx)
+    elif isinstance(idx, list):
+        idx = xp.asarray(idx)
+    else:
+        idx = _on(idx, t.device)
+    return Index.apply(t, index=idx)
+
+
+def _on(p, dev):
+    if hasattr(p, "dtype") and hasattr(p, "shape") and not isinstance(p, np.generic):
+        return backend.to_device(p, dev)
+    return p
+
+
+class Pad(Function):
+    def forward(self, a, widths, value):
+        self.slices = tuple(slice(lo, lo + s) for (lo, _), s in zip(widths, a.shape))
+        return self.xp.pad(a, widths, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        return (g[self.slices],)
+
+
+def pad(t, pad, value=0.0):
+    """torch.nn.functional.pad (constant mode): ``pad`` = (left, right) for the last dim, then the
+    dim before it, and so on."""
+    if len(pad) % 2 or len(pad) // 2 > t.ndim:
+        raise ValueError(f"pad {tuple(pad)} must have an even length of at most 2 * {t.ndim} "
+                         f"(tensor shape {t.shape})")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"negative padding {tuple(pad)} is not supported")
+    widths = [(0, 0)] * t.ndim
+    for i in range(len(pad) // 2):
+        widths[t.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return Pad.apply(t, widths=tuple(widths), value=value)
+
+
+class Cat(Function):
+    def forward(self, *arrays, axis):
+        self.axis = axis
+        self.bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1].tolist()
+        return self.xp.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        parts = self.xp.split(g, self.bounds, axis=self.axis)
+        return tuple(p if need else None for p, need in zip(parts, self.needs_input_grad))
+
+
+class Stack(Function):
+    def forward(self, *arrays, axis):
+        self.axis = axis
+        return self.xp.stack(arrays, axis=axis)
+
+    def backward(self, g):
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (i,)] if need else None for i, need in enumerate(self.needs_input_grad))
+
+
+def _check_same(tensors, name, dim):
+    if not tensors:
+        raise ValueError(f"{name} needs a non-empty sequence of tensors")
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    first = tensors[0]
+    dtype = first.dtype
+    for t in tensors[1:]:
+        if t.dtype != dtype:
+            dtype = np.result_type(dtype, t.dtype)
+    return [t.to(dtype=dtype) for t in tensors]
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim; all other dims must match."""
+    tensors = _check_same(list(tensors), "cat", dim)
+    nd = tensors[0].ndim
+    axis = dim % nd
+    for t in tensors[1:]:
+        if t.ndim != nd or any(s != r for i, (s, r) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis):
+            raise ValueError(f"cat along dim {dim}: shapes {[x.shape for x in tensors]} differ "
+                             "outside that dim")
+    return Cat.apply(*tensors, axis=axis)
+
+
+def stack(tensors, dim=0):
+    """Join same-shape tensors along a new dim."""
+    tensors = _check_same(list(tensors), "stack", dim)
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
+    return Stack.apply(*tensors, axis=dim % (tensors[0].ndim + 1))
