@@ -1,0 +1,2 @@
+"""Neural-network layers, functional ops and initialisers."""
+from . import functional
