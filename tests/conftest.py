@@ -17,9 +17,12 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not thw.cuda.is_available(), reason="CUDA tests need CuPy and an NVIDIA GPU"))]
 
 
-@pytest.fixture(params=DEVICES)
+@pytest.fixture(params=DEVICES, scope="session")
 def device(request):
-    """Run a test once per available device: 'cpu' always, 'cuda' where a GPU is present."""
+    """Run a test once per available device: 'cpu' always, 'cuda' where a GPU is present.
+
+    Session-scoped (it is only a name), so hypothesis tests may use it without a health-check
+    failure for function-scoped fixtures."""
     return request.param
 
 

@@ -43,16 +43,22 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     for k, (t, ana) in enumerate(zip(wrt, analytic)):
         numeric = np.zeros(t.shape)
-        flat = t.data.reshape(-1)       # a view: perturb in place, then restore
         num_flat = numeric.reshape(-1)
-        for i in range(flat.size):
-            orig = flat[i].item()
-            flat[i] = orig + eps
-            plus = objective()
-            flat[i] = orig - eps
-            minus = objective()
-            flat[i] = orig
-            num_flat[i] = (plus - minus) / (2 * eps)
+        original = t.data
+        # perturb a C-contiguous copy through a flat view (reshape of a strided array would copy)
+        t.data = t.device.xp.array(original, order="C", copy=True)
+        try:
+            flat = t.data.reshape(-1)
+            for i in range(flat.size):
+                orig = flat[i].item()
+                flat[i] = orig + eps
+                plus = objective()
+                flat[i] = orig - eps
+                minus = objective()
+                flat[i] = orig
+                num_flat[i] = (plus - minus) / (2 * eps)
+        finally:
+            t.data = original
         err = np.abs(ana - numeric) - (atol + rtol * np.abs(numeric))
         if err.size and err.max() > 0:
             worst = np.unravel_index(int(err.argmax()), err.shape)

@@ -112,6 +112,8 @@ class Function:
         fn.xp = dev.xp
         fn.needs_input_grad = needs if record else (False,) * len(args)
         out = fn.forward(*arrays, **kwargs)
+        if not out.ndim:            # NumPy turns 0-d results into scalars: keep an array
+            out = dev.xp.asarray(out)
         t = Tensor.__new__(Tensor)
         t.data = out
         t.device = dev
@@ -136,10 +138,12 @@ def _release(fn):
 
 def _accumulate_leaf(t, g):
     """Add ``g`` into a leaf's ``.grad`` (a fresh array the first time, never a shared one)."""
+    xp = t.device.xp
     if t.grad is None:
-        t.grad = Tensor._wrap(g.copy(), t.device)
+        t.grad = Tensor._wrap(xp.array(g, copy=True), t.device)
     else:
-        t.grad.data = t.grad.data + g
+        acc = t.grad.data + g
+        t.grad.data = acc if acc.ndim else xp.asarray(acc)
 
 
 def _run_backward(root_fn, grad, retain_graph):
@@ -189,12 +193,17 @@ def _to_array(data, dtype, dev):
     elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         arr = data
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:     # ragged nested lists
+            raise ValueError(f"cannot make a tensor from this {type(data).__name__}: {e}") from None
         # Python floats become float32, as torch does; NumPy scalars keep their dtype.
         if arr.dtype == np.float64 and not isinstance(data, np.generic) and dtype is None:
             arr = arr.astype(np.float32)
         elif arr.dtype.kind in "US" or arr.dtype == object:
-            raise TypeError(f"cannot make a tensor from {type(data).__name__} of {arr.dtype}")
+            what = "strings" if arr.dtype.kind in "US" else "objects that are not numbers"
+            raise TypeError(f"cannot make a tensor from a {type(data).__name__} of {what} "
+                            f"(NumPy dtype {arr.dtype}); expected numbers or booleans")
     if dtype is not None:
         dtype = np.dtype(dtype)
         if arr.dtype != dtype:
@@ -397,9 +406,13 @@ class Tensor:
             dt = _result_dtype(self, other)
             return self.to(dtype=dt), other.to(dtype=dt)
         if isinstance(other, (int, float, bool)):
+            if type(other) is not float and isinstance(other, float):
+                other = float(other)    # a NumPy float scalar acts as a Python float (weakly typed)
             if isinstance(other, float) and self.data.dtype.kind in "biu":
                 return self.to(dtype=_PY_FLOAT), other
             return self, other
+        if isinstance(other, np.generic):
+            return self._operand(other.item())
         return self._operand(Tensor(other, device=self.device))
 
     def __add__(self, other):
@@ -465,7 +478,11 @@ class Tensor:
     def _compare(self, other, name):
         a, b = self._operand(other)
         b = b.data if isinstance(b, Tensor) else b
-        return Tensor._wrap(getattr(a.data, name)(b), self.device)
+        try:
+            return Tensor._wrap(getattr(a.data, name)(b), self.device)
+        except ValueError:
+            raise ValueError(f"{name.strip('_')}: shapes {self.shape} and {tuple(getattr(b, 'shape', ()))} "
+                             "cannot be broadcast together") from None
 
     def __eq__(self, other):
         return self._compare(other, "__eq__")
@@ -525,7 +542,10 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp needs at least one of min and max")
-        return _ops.Clamp.apply(self, lo=min, hi=max)
+        t = self
+        if self.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+            t = self.to(dtype=_PY_FLOAT)
+        return _ops.Clamp.apply(t, lo=min, hi=max)
 
     clip = clamp
 
@@ -566,7 +586,7 @@ class Tensor:
         return _ops.argmax(self, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False):
-        return _ops.argmax(-self.detach(), dim, keepdim)
+        return _ops.argmax(self, dim, keepdim, largest=False)
 
     def amax(self, dim=None, keepdim=False):
         return _ops.Max.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
@@ -582,20 +602,21 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim=0, end_dim=-1):
+        s, e = _dim(start_dim, self.ndim), _dim(end_dim, self.ndim)
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
         shp = self.shape
         return self.reshape(shp[:s] + (-1,) + shp[e + 1:]) if e >= s else self
 
     def permute(self, *dims):
-        dims = tuple(d % self.ndim for d in _shape_args(dims)) if self.ndim else ()
+        dims = tuple(_dim(d, self.ndim) for d in _shape_args(dims)) if self.ndim else _shape_args(dims)
         if sorted(dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of {self.shape}")
         return _ops.Permute.apply(self, dims=dims)
 
     def transpose(self, dim0, dim1):
-        if self.ndim < 2 and self.ndim == 0:
+        dim0, dim1 = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
+        if self.ndim == 0:
             return self
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
@@ -607,13 +628,13 @@ class Tensor:
         return self.T
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = _dim(dim, self.ndim, extra=1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
-        dims = {d % max(self.ndim, 1) for d in ((dim,) if isinstance(dim, int) else dim)}
+        dims = {_dim(d, self.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
 
     def expand(self, *shape):
@@ -641,13 +662,14 @@ class Tensor:
         self.data[idx] = value.data if isinstance(value, Tensor) else value
 
     def split(self, size, dim=0):
+        dim = _dim(dim, self.ndim)
         n = self.shape[dim]
         bounds = list(range(0, n, size)) + [n]
-        sl = [slice(None)] * (dim % self.ndim)
+        sl = [slice(None)] * dim
         return tuple(self[tuple(sl + [slice(a, b)])] for a, b in zip(bounds[:-1], bounds[1:]))
 
     def chunk(self, chunks, dim=0):
-        return self.split(-(-self.shape[dim] // chunks), dim)
+        return self.split(-(-self.shape[_dim(dim, self.ndim)] // chunks), dim)
 
     # --- nn-style conveniences -------------------------------------------------------------------
     def softmax(self, dim):
@@ -676,16 +698,22 @@ def _shape_args(shape):
     return tuple(int(s) for s in shape)
 
 
+def _dim(dim, ndim, extra=0):
+    """One dim normalised to [0, ndim + extra), or IndexError; a 0-d tensor accepts 0 and -1, as
+    in torch. ``extra=1`` is for ops that insert a dim (unsqueeze, stack)."""
+    n = max(ndim + extra, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"dim {dim} is out of range for a tensor of {ndim} dims "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return dim % n
+
+
 def _axes(dim, ndim):
     """Normalise a dim argument (None, int, or tuple) to None or a tuple of non-negative axes."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    n = max(ndim, 1)
-    for d in dims:
-        if not -n <= d < n:
-            raise IndexError(f"dim {d} is out of range for a tensor of {ndim} dims")
-    return tuple(d % n for d in dims) if ndim else ()
+    dims = tuple(_dim(d, ndim) for d in ((dim,) if isinstance(dim, int) else dim))
+    return dims if ndim else ()
 
 
 from . import ops as _ops   # noqa: E402  (ops subclass Function, defined above)

@@ -3,12 +3,19 @@
 Binary ops accept a Tensor or a Python scalar on either side (constants get no gradient) and
 broadcast like NumPy; ``unbroadcast`` is the one place where broadcasting is undone.
 """
+import math
+
 from .. import backend
 from ..tensor import Function, Tensor
 
 
 def _shape(x):
     return getattr(x, "shape", ())
+
+
+def _mismatch(op, a, b):
+    """The error for operands that do not broadcast (built only on that failure path)."""
+    return ValueError(f"{op}: shapes {tuple(_shape(a))} and {tuple(_shape(b))} cannot be broadcast together")
 
 
 def unbroadcast(grad, shape):
@@ -26,7 +33,10 @@ def unbroadcast(grad, shape):
 # Add and Sub save nothing: an input that needs a gradient is a Tensor in self.inputs.
 class Add(Function):
     def forward(self, a, b):
-        return a + b
+        try:
+            return a + b
+        except ValueError:
+            raise _mismatch("add", a, b) from None
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -37,7 +47,10 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a, b):
-        return a - b
+        try:
+            return a - b
+        except ValueError:
+            raise _mismatch("sub", a, b) from None
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -49,7 +62,10 @@ class Sub(Function):
 class Mul(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a * b
+        try:
+            return a * b
+        except ValueError:
+            raise _mismatch("mul", a, b) from None
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -61,7 +77,10 @@ class Mul(Function):
 class Div(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a / b
+        try:
+            return a / b
+        except ValueError:
+            raise _mismatch("div", a, b) from None
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -74,7 +93,10 @@ class Div(Function):
 class Pow(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        self.out = a ** b
+        try:
+            self.out = a ** b
+        except ValueError:
+            raise _mismatch("pow", a, b) from None
         return self.out
 
     def backward(self, g):
@@ -87,9 +109,10 @@ class Pow(Function):
             else:
                 ga = unbroadcast(g * b * a ** (b - 1), a.shape)
         if nb:
-            # torch's convention: d(0**b)/db = 0 for b >= 0 (instead of 0 * -inf = nan)
+            # torch's convention: d(0**b)/db = 0 for b >= 0 (instead of 0 * -inf = nan); a Python
+            # base stays a Python float so a float32 exponent's gradient stays float32
             safe_log = xp.log(xp.where(a == 0, 1, a)) if not isinstance(a, (int, float)) else (
-                xp.log(a) if a != 0 else 0.0)
+                0.0 if a == 0 else math.log(a) if a > 0 else math.nan)
             gb = unbroadcast(g * self.out * safe_log, b.shape)
         return ga, gb
 
@@ -193,7 +216,10 @@ class _MaxMin(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return getattr(self.xp, self.pick)(a, b)
+        try:
+            return getattr(self.xp, self.pick)(a, b)
+        except ValueError:
+            raise _mismatch(self.pick, a, b) from None
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -215,7 +241,11 @@ class Minimum(_MaxMin):
 class Where(Function):
     def forward(self, cond, a, b):
         self.cond, self.sa, self.sb = cond, _shape(a), _shape(b)
-        return self.xp.where(cond, a, b)
+        try:
+            return self.xp.where(cond, a, b)
+        except ValueError:
+            raise ValueError(f"where: condition {cond.shape}, input {tuple(_shape(a))} and other "
+                             f"{tuple(_shape(b))} cannot be broadcast together") from None
 
     def backward(self, g):
         _, na, nb = self.needs_input_grad
@@ -233,6 +263,8 @@ def where(condition, input, other):
     cond = condition if isinstance(condition, Tensor) else Tensor(condition, device=ref.device)
     if cond.dtype.kind != "b":
         cond = cond.bool()
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = Tensor(input, device=ref.device)     # Python floats -> float32, as torch
     if isinstance(input, Tensor):
         input, other = input._operand(other)
     elif isinstance(other, Tensor):

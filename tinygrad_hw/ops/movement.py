@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backend
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, _dim, _category
 from .elementwise import unbroadcast
 
 
@@ -146,9 +146,10 @@ def _check_same(tensors, name, dim):
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     first = tensors[0]
     dtype = first.dtype
-    for t in tensors[1:]:
+    for t in tensors[1:]:     # torch's promotion: a higher category (bool < int < float) wins
         if t.dtype != dtype:
-            dtype = np.result_type(dtype, t.dtype)
+            ca, cb = _category(dtype), _category(t.dtype)
+            dtype = dtype if ca > cb else t.dtype if cb > ca else np.result_type(dtype, t.dtype)
     return [t.to(dtype=dtype) for t in tensors]
 
 
@@ -156,7 +157,9 @@ def cat(tensors, dim=0):
     """Join tensors along an existing dim; all other dims must match."""
     tensors = _check_same(list(tensors), "cat", dim)
     nd = tensors[0].ndim
-    axis = dim % nd
+    if nd == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = _dim(dim, nd)
     for t in tensors[1:]:
         if t.ndim != nd or any(s != r for i, (s, r) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis):
             raise ValueError(f"cat along dim {dim}: shapes {[x.shape for x in tensors]} differ "
@@ -170,4 +173,4 @@ def stack(tensors, dim=0):
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ValueError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
-    return Stack.apply(*tensors, axis=dim % (tensors[0].ndim + 1))
+    return Stack.apply(*tensors, axis=_dim(dim, tensors[0].ndim, extra=1))

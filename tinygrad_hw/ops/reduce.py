@@ -2,6 +2,7 @@
 
 ``axis`` is None (all dims) or a tuple of non-negative dims, already normalised by Tensor.
 """
+import math
 from collections import namedtuple
 
 from ..tensor import Function, Tensor, _axes
@@ -51,7 +52,8 @@ class Var(Function):
     def backward(self, g):
         a = self.a
         centred = a - a.mean(axis=self.axis, keepdims=True)
-        scale = 2 / (_count(a.shape, self.axis) - self.ddof)
+        dof = _count(a.shape, self.axis) - self.ddof
+        scale = 2 / dof if dof else math.inf      # one sample, unbiased: nan, as torch
         return (_expand_back(g, a.shape, self.axis, self.keepdims) * centred * a.dtype.type(scale),)
 
 
@@ -82,18 +84,13 @@ class Min(_Extreme):
     reducer = "min"
 
 
-class _ExtremeDim(Function):
-    """max/min along one dim: the gradient goes to the index returned (the first extreme)."""
-    pick = None
+class PickAlong(Function):
+    """The values at given indices along one dim (max/min with a dim); the gradient goes back to
+    those indices only, so a tie sends it to the first extreme, the index returned, as torch."""
 
-    def forward(self, a, axis, keepdims=False):
-        if a.shape[axis] == 0:
-            raise RuntimeError(f"{self.pick}() along dim {axis} of size 0 (shape {a.shape})")
-        xp = self.xp
-        idx = getattr(a, self.pick)(axis=axis)
-        self.idx = xp.expand_dims(idx, axis)
-        self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
-        out = xp.take_along_axis(a, self.idx, axis=axis)
+    def forward(self, a, idx, axis, keepdims=False):
+        self.shape, self.idx, self.axis, self.keepdims = a.shape, idx, axis, keepdims
+        out = self.xp.take_along_axis(a, idx, axis=axis)
         return out if keepdims else out.squeeze(axis)
 
     def backward(self, g):
@@ -105,35 +102,37 @@ class _ExtremeDim(Function):
         return (g * (positions == self.idx),)
 
 
-class ArgMaxDim(_ExtremeDim):
-    pick = "argmax"
-
-
-class ArgMinDim(_ExtremeDim):
-    pick = "argmin"
-
-
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
 
 def reduce_extreme(t, dim, keepdim, largest):
     """``t.max()``/``t.min()`` over everything, a tuple of dims, or one dim (then with indices)."""
-    if isinstance(dim, int) and t.ndim > 0:
-        axis = _axes(dim, t.ndim)[0]
-        values = (ArgMaxDim if largest else ArgMinDim).apply(t, axis=axis, keepdims=keepdim)
-        return MaxMin(values, argmax(t if largest else -t.detach(), dim, keepdim))
-    return (Max if largest else Min).apply(t, axis=_axes(dim, t.ndim), keepdims=keepdim)
+    if not isinstance(dim, int):
+        return (Max if largest else Min).apply(t, axis=_axes(dim, t.ndim), keepdims=keepdim)
+    if t.ndim == 0:     # torch: a 0-d tensor reduces over dim 0 or -1 to itself, index 0
+        _axes(dim, 0)
+        t, dim, keepdim = t.reshape(1), 0, False
+    axis = _axes(dim, t.ndim)[0]
+    indices = argmax(t, axis, keepdim=True, largest=largest).data
+    values = PickAlong.apply(t, idx=indices, axis=axis, keepdims=keepdim)
+    return MaxMin(values, Tensor._wrap(indices if keepdim else indices.squeeze(axis), t.device))
 
 
-def argmax(t, dim=None, keepdim=False):
-    """Index of the first maximum (over the flattened tensor when dim is None); int64, no grad."""
+def argmax(t, dim=None, keepdim=False, largest=True):
+    """Index of the first maximum (minimum when not ``largest``), over the flattened tensor when
+    dim is None; int64, no grad."""
     data = t.data
+    pick = "argmax" if largest else "argmin"
     if dim is None:
-        out = data.reshape(-1).argmax()
+        if data.size == 0:
+            raise RuntimeError(f"{pick}() of an empty tensor of shape {t.shape}")
+        out = getattr(data.reshape(-1), pick)()
         out = out.reshape((1,) * t.ndim) if keepdim else out
     else:
         axis = _axes(dim, t.ndim)[0] if t.ndim else None
-        out = data.argmax(axis=axis)
+        if t.ndim and t.shape[axis] == 0:
+            raise RuntimeError(f"{pick}() along dim {dim} of size 0 (shape {t.shape})")
+        out = getattr(data, pick)(axis=axis)
         if keepdim and t.ndim:
             out = t.device.xp.expand_dims(out, axis)
     return Tensor._wrap(t.device.xp.asarray(out, dtype="int64"), t.device)

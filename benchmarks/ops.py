@@ -1,0 +1,188 @@
+"""Forward+backward time of the nn primitives on the LeNet-5 and ResNet-20 layer shapes.
+
+    python -m benchmarks.ops [--quick] [--json PATH]
+
+Each case runs here and, when torch is installed, in torch on the CPU in the same process,
+interleaved repetition by repetition; the median is reported. Conv rows also give the achieved
+GFLOP/s of the whole layer, of its GEMMs alone (the same products on arrays of the same shapes),
+and the size of the im2col matrix; NumPy's large square matmul is the reference for GEMM speed.
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+
+import tinygrad_hw as thw
+import tinygrad_hw.nn.functional as F
+
+try:
+    import torch
+except ImportError:       # torch is only the peer column
+    torch = None
+
+# name, batch, in-channels, out-channels, input size, kernel, stride, padding, input needs grad
+CONVS = [
+    ("lenet5 conv1 1->6 k5", 64, 1, 6, 28, 5, 1, 0, False),
+    ("lenet5 conv2 6->16 k5", 64, 6, 16, 12, 5, 1, 0, True),
+    ("resnet20 16->16 k3 28x28", 128, 16, 16, 28, 3, 1, 1, True),
+    ("resnet20 32->32 k3 14x14", 128, 32, 32, 14, 3, 1, 1, True),
+    ("resnet20 64->64 k3 7x7", 128, 64, 64, 7, 3, 1, 1, True),
+    ("resnet20 16->32 k3 s2", 128, 16, 32, 28, 3, 2, 1, True),
+    ("resnet20 32->64 k3 s2", 128, 32, 64, 14, 3, 2, 1, True),
+    ("resnet20 16->32 1x1 s2", 128, 16, 32, 28, 1, 2, 0, True),
+    ("resnet20 32->64 1x1 s2", 128, 32, 64, 14, 1, 2, 0, True),
+]
+
+
+def _median_interleaved(fns, reps):
+    """Median seconds of each function, running them in turn so drift hits all alike."""
+    for f in fns:
+        f()
+    times = [[] for _ in fns]
+    for _ in range(reps):
+        for k, f in enumerate(fns):
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def square_matmul_gflops(n, reps):
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    (t,) = _median_interleaved([lambda: a @ b], reps)
+    return 2 * n ** 3 / t / 1e9
+
+
+def _ours_and_torch(arrays, grads, fn_ours, fn_torch):
+    """Closures that run forward + backward (under a ones cotangent) here and in torch."""
+    ours = [thw.Tensor._wrap(a, thw.device("cpu")).requires_grad_(g) for a, g in zip(arrays, grads)]
+
+    def run_ours():
+        for t in ours:
+            t.grad = None
+        out = fn_ours(*ours)
+        out.backward(np.ones(out.shape, dtype=out.dtype) if out.ndim else None)
+
+    run_torch = None
+    if torch is not None:
+        theirs = [torch.from_numpy(a.copy()).requires_grad_(g) for a, g in zip(arrays, grads)]
+
+        def run_torch():
+            for t in theirs:
+                t.grad = None
+            out = fn_torch(*theirs)
+            out.backward(torch.ones_like(out) if out.ndim else None)
+    return run_ours, run_torch
+
+
+def _gemm_seconds(N, C, O, H, k, s, p, need_x, reps):
+    """Time the conv layer's GEMMs alone: forward, weight gradient, column gradient."""
+    OH = (H + 2 * p - k) // s + 1
+    P, K = N * OH * OH, C * k * k
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((O, K), dtype=np.float32)
+    col = rng.standard_normal((K, P), dtype=np.float32)
+    g = rng.standard_normal((O, P), dtype=np.float32)
+    parts = [lambda: w @ col, lambda: g @ col.T] + ([lambda: w.T @ g] if need_x else [])
+    return sum(_median_interleaved(parts, reps))
+
+
+def _conv_cases(reps):
+    rows = []
+    for name, N, C, O, H, k, s, p, need_x in CONVS:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+        w = (rng.standard_normal((O, C, k, k), dtype=np.float32) / np.sqrt(C * k * k)).astype(np.float32)
+        b = rng.standard_normal(O, dtype=np.float32)
+        ours, theirs = _ours_and_torch(
+            [x, w, b], [need_x, True, True],
+            lambda x, w, b: F.conv2d(x, w, b, stride=s, padding=p),
+            torch and (lambda x, w, b: torch.nn.functional.conv2d(x, w, b, stride=s, padding=p)))
+        OH = (H + 2 * p - k) // s + 1
+        flops = 2 * N * O * C * k * k * OH * OH * (3 if need_x else 2)
+        t = _median_interleaved([ours] + ([theirs] if theirs else []), reps)
+        gemm = _gemm_seconds(N, C, O, H, k, s, p, need_x, reps)
+        rows.append(dict(op="conv2d", case=name, shape=f"{N}x{C}x{H}x{H} -> {O}x{OH}x{OH}",
+                         ms=t[0] * 1e3, torch_ms=t[1] * 1e3 if theirs else None,
+                         gflops=flops / t[0] / 1e9, gemm_gflops=flops / gemm / 1e9,
+                         im2col_mib=C * k * k * N * OH * OH * 4 / 2 ** 20))
+    return rows
+
+
+def _other_cases(reps):
+    rng = np.random.default_rng(0)
+    cases = []
+    x = rng.standard_normal((64, 6, 24, 24), dtype=np.float32)
+    cases.append(("max_pool2d", "2x2 lenet5", [x], [True], lambda x: F.max_pool2d(x, 2),
+                  lambda x: torch.nn.functional.max_pool2d(x, 2)))
+    x = rng.standard_normal((128, 16, 28, 28), dtype=np.float32)
+    cases.append(("max_pool2d", "2x2 128x16x28x28", [x], [True], lambda x: F.max_pool2d(x, 2),
+                  lambda x: torch.nn.functional.max_pool2d(x, 2)))
+    cases.append(("max_pool2d", "3x3 s2 p1 128x16x28x28", [x], [True],
+                  lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: torch.nn.functional.max_pool2d(x, 3, 2, 1)))
+    c = x.shape[1]
+    wb = [rng.standard_normal(c, dtype=np.float32), rng.standard_normal(c, dtype=np.float32)]
+    rm, rv = np.zeros(c, np.float32), np.ones(c, np.float32)
+    ours_rm, ours_rv = thw.tensor(rm), thw.tensor(rv)
+    t_rm = torch.from_numpy(rm.copy()) if torch else None
+    t_rv = torch.from_numpy(rv.copy()) if torch else None
+    cases.append(("batch_norm", "train 128x16x28x28", [x] + wb, [True, True, True],
+                  lambda x, w, b: F.batch_norm(x, ours_rm, ours_rv, w, b, training=True),
+                  lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True)))
+    for n, k in ((128, 10), (1024, 1000)):
+        logits = (rng.standard_normal((n, k), dtype=np.float32) * 3).astype(np.float32)
+        target = rng.integers(0, k, n)
+        cases.append(("cross_entropy", f"{n}x{k}", [logits], [True],
+                      lambda a, target=target: F.cross_entropy(a, thw.tensor(target)),
+                      lambda a, target=target: torch.nn.functional.cross_entropy(a, torch.from_numpy(target))))
+    rows = []
+    for op, name, arrays, grads, fo, ft in cases:
+        ours, theirs = _ours_and_torch(arrays, grads, fo, torch and ft)
+        t = _median_interleaved([ours] + ([theirs] if theirs else []), reps)
+        rows.append(dict(op=op, case=name, shape="x".join(map(str, arrays[0].shape)), ms=t[0] * 1e3,
+                         torch_ms=t[1] * 1e3 if theirs else None, gflops=None, gemm_gflops=None,
+                         im2col_mib=None))
+    return rows
+
+
+def run(quick=False):
+    """All cases as a list of dicts; the first row is NumPy's square matmul reference."""
+    reps = 3 if quick else 15
+    n = 1024 if quick else 2048
+    rows = [dict(op="numpy matmul", case=f"{n}x{n} float32", shape=f"{n}x{n}", ms=None, torch_ms=None,
+                 gflops=square_matmul_gflops(n, reps), gemm_gflops=None, im2col_mib=None)]
+    rows += _conv_cases(reps)
+    rows += _other_cases(reps)
+    for r in rows:
+        r["speed_vs_torch"] = r["torch_ms"] / r["ms"] if r["torch_ms"] and r["ms"] else None
+    return rows
+
+
+def markdown(rows):
+    def f(v, fmt):
+        return "" if v is None else format(v, fmt)
+    lines = ["| op | case | shape | ours ms | torch ms | torch/ours | GFLOP/s | GEMM GFLOP/s | im2col MiB |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['op']} | {r['case']} | {r['shape']} | {f(r['ms'], '.2f')} | {f(r['torch_ms'], '.2f')} "
+                     f"| {f(r['speed_vs_torch'], '.2f')} | {f(r['gflops'], '.0f')} | {f(r['gemm_gflops'], '.0f')} "
+                     f"| {f(r['im2col_mib'], '.1f')} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions, smaller reference matmul")
+    ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+    rows = run(quick=args.quick)
+    print(markdown(rows))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""2-D convolution as im2col + one GEMM, and col2im for the input gradient.
+
+Notation: N batch, C input channels, O output channels, G groups (Cg = C/G, Og = O/G),
+H/W input height/width, Hp/Wp padded, KH/KW kernel, OH/OW output, P = N*OH*OW.
+
+The column matrix is laid out (C, KH, KW, N, OH, OW) so that, viewed as (G, Cg*KH*KW, P), the
+forward product ``W (G, Og, Cg*KH*KW) @ col`` is one large GEMM per group whose result is already
+(O, N, OH, OW): the output is returned as a transposed view of it (channel-major memory, NCHW
+shape), which saves a copy here and lets the next layer's gradient arrive in the same layout.
+"""
+from .. import backend
+from ..tensor import Function
+
+
+def pair(v, name):
+    """An int or a pair of ints as a pair of ints."""
+    if isinstance(v, int):
+        return (v, v)
+    try:
+        a, b = v
+        return (int(a), int(b))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}") from None
+
+
+def out_size(size, k, s, p, d):
+    """Output length of a window of k taps, dilation d, stride s over size + 2p (floor mode)."""
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def pad_channel_major(xp, x, ph, pw, fill=0):
+    """``x`` (N, C, H, W) padded by (ph, pw) with ``fill``, stored (C, N, Hp, Wp), returned as an
+    (N, C, Hp, Wp) view; channel-major so the column copies below read runs of whole rows."""
+    N, C, H, W = x.shape
+    if ph == 0 and pw == 0:
+        return x
+    buf = xp.full((C, N, H + 2 * ph, W + 2 * pw), fill, dtype=x.dtype)
+    buf[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)
+    return buf.transpose(1, 0, 2, 3)
+
+
+def windows(xpad, KH, KW, OH, OW, stride, dilation):
+    """A strided (C, KH, KW, N, OH, OW) view of the padded input: every tap of every window."""
+    sN, sC, sH, sW = xpad.strides
+    (sh, sw), (dh, dw) = stride, dilation
+    N, C = xpad.shape[:2]
+    return backend.as_strided(xpad, (C, KH, KW, N, OH, OW),
+                              (sC, dh * sH, dw * sW, sN, sh * sH, sw * sW))
+
+
+def tap(i, j, OH, OW, stride, dilation):
+    """The (row, col) slices of the padded input that tap (i, j) of every window reads."""
+    (sh, sw), (dh, dw) = stride, dilation
+    return (slice(i * dh, i * dh + sh * (OH - 1) + 1, sh), slice(j * dw, j * dw + sw * (OW - 1) + 1, sw))
+
+
+class Conv2d(Function):
+    """Notation: x (N, C, H, W), w (O, Cg, KH, KW), b (O,) or None -> (N, O, OH, OW)."""
+
+    def forward(self, x, w, b, stride, padding, dilation, groups):
+        xp = self.xp
+        N, C, H, W = x.shape
+        O, Cg, KH, KW = w.shape
+        (ph, pw), G = padding, groups
+        OH = out_size(H, KH, stride[0], ph, dilation[0])
+        OW = out_size(W, KW, stride[1], pw, dilation[1])
+        xpad = pad_channel_major(xp, x, ph, pw)
+        # ascontiguousarray is free for a 1x1, stride-1 conv of a channel-major input
+        col = xp.ascontiguousarray(windows(xpad, KH, KW, OH, OW, stride, dilation))
+        col = col.reshape(G, Cg * KH * KW, N * OH * OW)
+        wm = w.reshape(G, O // G, Cg * KH * KW)
+        out = (wm[0] @ col[0])[None] if G == 1 else xp.matmul(wm, col)
+        out = out.reshape(O, N, OH, OW)
+        if b is not None:
+            out += b.reshape(O, 1, 1, 1)
+        need_x, need_w = self.needs_input_grad[:2]
+        if need_x or need_w:
+            self.geom = (x.shape, xpad.shape, w.shape, OH, OW, stride, padding, dilation, G)
+            self.col = col if need_w else None
+            self.wm = wm if need_x else None
+        return out.transpose(1, 0, 2, 3)
+
+    def backward(self, g):
+        xp = self.xp
+        (N, C, H, W), (_, _, Hp, Wp), wshape, OH, OW, stride, (ph, pw), dilation, G = self.geom
+        O, Cg, KH, KW = wshape
+        need_x, need_w, need_b = self.needs_input_grad
+        g2 = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(G, O // G, N * OH * OW)
+        gx = gw = gb = None
+        if need_b:
+            gb = g2.reshape(O, -1).sum(axis=1)
+        if need_w:
+            col = self.col
+            # col @ g.T, not g @ col.T: BLAS splits only the output dims between threads, and
+            # (Cg*KH*KW, Og) splits better than (Og, Cg*KH*KW) with the long P dim inside
+            gw = (col[0] @ g2[0].T)[None] if G == 1 else xp.matmul(col, g2.transpose(0, 2, 1))
+            gw = xp.ascontiguousarray(gw.transpose(0, 2, 1)).reshape(wshape)
+        if need_x:
+            wm = self.wm
+            gcol = (wm[0].T @ g2[0])[None] if G == 1 else xp.matmul(wm.transpose(0, 2, 1), g2)
+            gcol = gcol.reshape(C, KH, KW, N, OH, OW)
+            if KH == KW == 1 and stride == (1, 1) and Hp == H and Wp == W:
+                gx = gcol.reshape(C, N, H, W)
+            else:
+                gx = xp.zeros((C, N, Hp, Wp), dtype=g.dtype)
+                for i in range(KH):
+                    for j in range(KW):
+                        rows, cols = tap(i, j, OH, OW, stride, dilation)
+                        gx[:, :, rows, cols] += gcol[:, i, j]
+                gx = gx[:, :, ph:ph + H, pw:pw + W]
+            gx = gx.transpose(1, 0, 2, 3)
+        return gx, gw, gb
+
+
+def _shape_error(msg, x, w):
+    return ValueError(f"conv2d: {msg} (input shape {tuple(x.shape)}, weight shape {tuple(w.shape)})")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) as torch.nn.functional.conv2d.
+
+    Notation: x (N, C, H, W) or (C, H, W), weight (O, C/groups, KH, KW), bias (O,) -> (N, O, OH, OW)
+    with OH = (H + 2*pad - dilation*(KH-1) - 1) // stride + 1.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.conv2d(thw.ones(1, 1, 4, 4), thw.ones(1, 1, 3, 3), padding=1).shape
+    (1, 1, 4, 4)
+    """
+    stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must be 4-D (O, C/groups, KH, KW), got shape {weight.shape}")
+    if x.ndim == 3:
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if x.ndim != 4:
+        raise _shape_error("input must be 3-D (C, H, W) or 4-D (N, C, H, W)", x, weight)
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"conv2d: stride {stride} and dilation {dilation} must be >= 1 and padding "
+                         f"{padding} >= 0")
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    O, Cg, KH, KW = weight.shape
+    C = x.shape[1]
+    if C % groups or O % groups:
+        raise _shape_error(f"groups={groups} must divide both the {C} input and {O} output channels", x, weight)
+    if C != Cg * groups:
+        raise _shape_error(f"expected {Cg * groups} input channels (weight's {Cg} x groups={groups}), "
+                           f"got {C}", x, weight)
+    for name, size, k, p, d in (("height", x.shape[2], KH, padding[0], dilation[0]),
+                                ("width", x.shape[3], KW, padding[1], dilation[1])):
+        if size + 2 * p < d * (k - 1) + 1:
+            raise _shape_error(f"the dilated kernel {name} {d * (k - 1) + 1} is larger than the padded "
+                               f"input {name} {size + 2 * p}", x, weight)
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != x.dtype):
+        raise TypeError(f"conv2d: input, weight and bias must share one dtype, got {x.dtype}, "
+                        f"{weight.dtype}, {None if bias is None else bias.dtype}")
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise ValueError(f"conv2d: bias must have shape ({O},), got {tuple(bias.shape)}")
+    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)

@@ -1,0 +1,218 @@
+"""Max and average pooling over 2-D windows (floor output size, as torch).
+
+Notation: x (N, C, H, W), window KH x KW, stride (SH, SW), padding (PH, PW), output (N, C, OH, OW).
+
+A rectangular window reduces separably: first over its KH rows, then over its KW columns, each
+step an elementwise max (or sum) of strided views covering every window at once. That is KH + KW
+passes and no window-sized temporary (reducing a (N, C, OH, KH, OW, KW) reshape over its small
+axes is far slower in NumPy). Backward loops over the KH*KW taps, so it needs no scatter-add;
+non-overlapping windows without padding (the common 2x2 case) assign instead of accumulate.
+"""
+from ._conv import pair, out_size, pad_channel_major, tap
+from ..tensor import Function
+
+
+def _reduce_windows(ufunc, xpad, KH, KW, OH, OW, stride, dilation):
+    """ufunc-reduce every KH x KW window of xpad (N, C, Hp, Wp): rows first, then columns."""
+    (sh, sw), (dh, dw) = stride, dilation
+    rows = None
+    for i in range(KH):
+        v = xpad[:, :, i * dh:i * dh + sh * (OH - 1) + 1:sh]
+        rows = v.copy(order="K") if rows is None else ufunc(rows, v, out=rows)
+    out = None
+    for j in range(KW):
+        v = rows[:, :, :, j * dw:j * dw + sw * (OW - 1) + 1:sw]
+        out = v.copy(order="K") if out is None else ufunc(out, v, out=out)
+    return out
+
+
+class MaxPool2d(Function):
+    def forward(self, x, kernel, stride, padding, dilation):
+        xp = self.xp
+        (KH, KW), (ph, pw) = kernel, padding
+        N, C, H, W = x.shape
+        OH = out_size(H, KH, stride[0], ph, dilation[0])
+        OW = out_size(W, KW, stride[1], pw, dilation[1])
+        self.disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
+        xpad = pad_channel_major(xp, x, ph, pw, fill=-xp.inf)
+        out = _reduce_windows(xp.maximum, xpad, KH, KW, OH, OW, stride, dilation)
+        if self.needs_input_grad[0]:
+            self.xpad, self.out = xpad, out
+            self.geom = (x.shape, kernel, stride, padding, dilation, OH, OW)
+        return out
+
+    def backward(self, g):
+        xp = self.xp
+        (N, C, H, W), (KH, KW), stride, (ph, pw), dilation, OH, OW = self.geom
+        xpad, out = self.xpad, self.out
+        gx = xp.zeros(xpad.shape, dtype=g.dtype)
+        taken = xp.zeros(out.shape, dtype=bool)
+        # taps in row-major order; only the first tap equal to the max of its window gets the gradient
+        for i in range(KH):
+            for j in range(KW):
+                sl = (slice(None), slice(None)) + tap(i, j, OH, OW, stride, dilation)
+                hit = xpad[sl] == out
+                hit &= ~taken
+                taken |= hit
+                if self.disjoint:       # each position belongs to one window: write, not add
+                    gx[sl] = g * hit
+                else:
+                    gx[sl] += g * hit
+        if ph or pw:
+            gx = gx[:, :, ph:ph + H, pw:pw + W]
+        return (gx,)
+
+
+class AvgPool2d(Function):
+    def forward(self, x, kernel, stride, padding, divisor):
+        xp = self.xp
+        (KH, KW), (ph, pw) = kernel, padding
+        N, C, H, W = x.shape
+        OH, OW = out_size(H, KH, stride[0], ph, 1), out_size(W, KW, stride[1], pw, 1)
+        self.tiled = stride == kernel and padding == (0, 0)
+        xpad = pad_channel_major(xp, x, ph, pw)
+        out = _reduce_windows(xp.add, xpad, KH, KW, OH, OW, stride, (1, 1))
+        out *= (1.0 / divisor) if isinstance(divisor, (int, float)) else divisor
+        self.divisor = divisor
+        self.geom = (x.shape, kernel, stride, padding, OH, OW, x.dtype)
+        return out
+
+    def backward(self, g):
+        xp = self.xp
+        (N, C, H, W), (KH, KW), stride, (ph, pw), OH, OW, dtype = self.geom
+        d = self.divisor
+        gs = g * ((1.0 / d) if isinstance(d, (int, float)) else d)
+        if self.tiled:
+            spread = xp.broadcast_to(gs[:, :, :, None, :, None], (N, C, OH, KH, OW, KW))
+            spread = spread.reshape(N, C, OH * KH, OW * KW)
+            if (OH * KH, OW * KW) == (H, W):
+                return (spread,)
+            gx = xp.zeros((N, C, H, W), dtype=dtype)
+            gx[:, :, :OH * KH, :OW * KW] = spread
+            return (gx,)
+        gx = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
+        for i in range(KH):
+            for j in range(KW):
+                gx[(slice(None), slice(None)) + tap(i, j, OH, OW, stride, (1, 1))] += gs
+        return (gx[:, :, ph:ph + H, pw:pw + W],)
+
+
+class AdaptiveAvgPool2d(Function):
+    """Adaptive average pooling as two small averaging matrices: out = A_h @ x @ A_w.T.
+
+    Notation: A_h (OH, H) with 1/len on window i = [floor(i*H/OH), ceil((i+1)*H/OH)), A_w likewise.
+    """
+
+    def forward(self, x, ah, aw):
+        self.ah, self.aw = ah, aw
+        if ah.shape[0] == 1 and aw.shape[0] == 1:
+            return x.mean(axis=(-2, -1), keepdims=True)
+        return ah @ x @ aw.T
+
+    def backward(self, g):
+        return (self.ah.T @ g @ self.aw, None, None)
+
+
+def _check(x, name):
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{name}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be floating point, got {x.dtype}")
+
+
+def _geometry(x, kernel_size, stride, padding, dilation, name):
+    kernel = pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] or stride == () else pair(stride, "stride")
+    padding, dilation = pair(padding, "padding"), pair(dilation, "dilation")
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"{name}: kernel {kernel}, stride {stride} and dilation {dilation} must be >= 1")
+    if any(p < 0 or 2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(f"{name}: padding {padding} must be between 0 and half the kernel {kernel}")
+    H, W = x.shape[-2:]
+    for size, k, p, d in ((H, kernel[0], padding[0], dilation[0]), (W, kernel[1], padding[1], dilation[1])):
+        if size + 2 * p < d * (k - 1) + 1:
+            raise ValueError(f"{name}: the window {kernel} (dilation {dilation}) is larger than the "
+                             f"padded input {(H + 2 * padding[0], W + 2 * padding[1])} of shape {x.shape}")
+    return kernel, stride, padding, dilation
+
+
+def _batched(fn, x, *args, **kwargs):
+    if x.ndim == 3:
+        return fn(x.unsqueeze(0), *args, **kwargs).squeeze(0)
+    return fn(x, *args, **kwargs)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over KH x KW windows; padding counts as -inf; ties send the gradient to the first max.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.max_pool2d(thw.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    if ceil_mode or return_indices:
+        raise NotImplementedError("max_pool2d: ceil_mode and return_indices are not supported")
+    _check(x, "max_pool2d")
+    geo = _geometry(x, kernel_size, stride, padding, dilation, "max_pool2d")
+    return _batched(lambda t: MaxPool2d.apply(t, kernel=geo[0], stride=geo[1], padding=geo[2],
+                                              dilation=geo[3]), x)
+
+
+def _include_pad_divisor(xp, H, W, kernel, stride, padding, OH, OW, dtype):
+    """(OH, OW) counts of real (unpadded) input elements in each window, for count_include_pad=False."""
+    def counts(size, k, s, p, o):
+        start = xp.arange(o) * s - p
+        return (xp.minimum(start + k, size) - xp.maximum(start, 0)).astype(dtype)
+    return counts(H, kernel[0], stride[0], padding[0], OH)[:, None] * counts(W, kernel[1], stride[1], padding[1], OW)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over KH x KW windows; with count_include_pad (the default) padding counts as zeros.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.avg_pool2d(thw.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+    if ceil_mode:
+        raise NotImplementedError("avg_pool2d: ceil_mode is not supported")
+    _check(x, "avg_pool2d")
+    kernel, stride, padding, _ = _geometry(x, kernel_size, stride, padding, 1, "avg_pool2d")
+    H, W = x.shape[-2:]
+    if divisor_override is not None:
+        divisor = float(divisor_override)
+    elif count_include_pad or padding == (0, 0):
+        divisor = float(kernel[0] * kernel[1])
+    else:
+        OH, OW = out_size(H, kernel[0], stride[0], padding[0], 1), out_size(W, kernel[1], stride[1], padding[1], 1)
+        counts = _include_pad_divisor(x.device.xp, H, W, kernel, stride, padding, OH, OW, x.dtype)
+        divisor = 1 / counts
+    return _batched(lambda t: AvgPool2d.apply(t, kernel=kernel, stride=stride, padding=padding,
+                                              divisor=divisor), x)
+
+
+def _averaging_matrix(xp, size, out, dtype):
+    i = xp.arange(out)
+    start = (i * size) // out
+    end = -((-(i + 1) * size) // out)
+    pos = xp.arange(size)
+    inside = (pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size (OH, OW), windows as torch chooses them.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.adaptive_avg_pool2d(thw.ones(2, 3, 5, 5), 1).shape
+    (2, 3, 1, 1)
+    """
+    _check(x, "adaptive_avg_pool2d")
+    H, W = x.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) or output_size is None else output_size
+    oh, ow = H if oh is None else int(oh), W if ow is None else int(ow)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size {output_size} must be positive")
+    xp = x.device.xp
+    ah = _averaging_matrix(xp, H, oh, x.dtype)
+    aw = _averaging_matrix(xp, W, ow, x.dtype)
+    return AdaptiveAvgPool2d.apply(x, ah, aw)
