@@ -7,7 +7,9 @@
 import argparse
 import importlib.util
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -111,7 +113,8 @@ def run_extras(args, use_torch, results, errors):
             try:
                 from . import ops
                 results["ops"] = ops.run(quick=args.quick)
-                sections.append(("Ops", _generic_table(results["ops"])))
+                table = getattr(ops, "markdown", _generic_table)
+                sections.append(("Ops (CPU)", table(results["ops"])))
             except Exception:
                 errors.append("ops: " + traceback.format_exc())
     if want(args.include_overhead):
@@ -132,6 +135,14 @@ def run_extras(args, use_torch, results, errors):
         except Exception:
             errors.append("memory: " + traceback.format_exc())
     return sections
+
+
+class Stopped(BaseException):
+    """Raised by SIGTERM; a BaseException so that per-cell error handling does not swallow it."""
+
+
+def _stop(signum, frame):
+    raise Stopped()
 
 
 def main(argv=None):
@@ -158,20 +169,31 @@ def main(argv=None):
                           "data": "synthetic, resident on the device",
                           "timing": {c[0]: c[5] for c in cells}},
                "throughput": []}
-    errors = []
+    errors, sections = [], []
+    # A run stopped by `timeout` (SIGTERM) or Ctrl-C still writes what it has measured.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, _stop) if in_main else None
     bar = tqdm(cells, desc="benchmarks", unit="cell", file=sys.stderr)
-    for workload, device, batch, mode, frameworks, settings in bar:
-        bar.set_postfix_str(f"{workload} {mode} {device} b={batch}")
-        try:
-            results["throughput"] += measure_cell(workload, mode, batch, device, frameworks, **settings)
-        except Exception:
-            errors.append(f"{workload} {mode} {device} b={batch}: " + traceback.format_exc())
-            bar.write(f"error in {workload} {mode} {device} b={batch}:\n{traceback.format_exc()}")
-    bar.close()
+    try:
+        for workload, device, batch, mode, frameworks, settings in bar:
+            bar.set_postfix_str(f"{workload} {mode} {device} b={batch}")
+            try:
+                results["throughput"] += measure_cell(workload, mode, batch, device, frameworks,
+                                                      **settings)
+            except Exception:
+                errors.append(f"{workload} {mode} {device} b={batch}: " + traceback.format_exc())
+                bar.write(f"error in {workload} {mode} {device} b={batch}:\n{traceback.format_exc()}")
+        bar.close()
+        sections = run_extras(args, use_torch, results, errors)
+    except (Stopped, KeyboardInterrupt) as e:
+        bar.close()
+        errors.append(f"interrupted ({type(e).__name__}); the results hold what was measured before")
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous_handler)
     results["crossover"] = crossover(results["throughput"], "ours")
     if use_torch and cuda_torch:
         results["crossover_torch"] = crossover(results["throughput"], "torch")
-    sections = run_extras(args, use_torch, results, errors)
     results["errors"] = errors
     results["elapsed_s"] = time.perf_counter() - start
     paths = [report.write_json(results, args.out), report.write_markdown(results, args.out, sections)]

@@ -9,6 +9,7 @@ and the size of the im2col matrix; NumPy's large square matmul is the reference 
 """
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -85,7 +86,7 @@ def _gemm_seconds(N, C, O, H, k, s, p, need_x, reps):
     w = rng.standard_normal((O, K), dtype=np.float32)
     col = rng.standard_normal((K, P), dtype=np.float32)
     g = rng.standard_normal((O, P), dtype=np.float32)
-    parts = [lambda: w @ col, lambda: g @ col.T] + ([lambda: w.T @ g] if need_x else [])
+    parts = [lambda: w @ col, lambda: col @ g.T] + ([lambda: w.T @ g] if need_x else [])
     return sum(_median_interleaved(parts, reps))
 
 
@@ -177,7 +178,11 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, smaller reference matmul")
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = ap.parse_args(argv)
+    load = os.getloadavg()[0]
     rows = run(quick=args.quick)
+    # other processes on the machine slow multithreaded BLAS and OpenMP badly: say how busy it was
+    print(f"load average (1 min) before / after: {load:.2f} / {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} CPUs\n")
     print(markdown(rows))
     if args.json:
         with open(args.json, "w") as fh:

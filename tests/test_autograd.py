@@ -135,6 +135,14 @@ def test_enable_grad_inside_no_grad(device):
         assert g(x).requires_grad
 
 
+def test_backward_inside_no_grad_still_computes_gradients(device):
+    x = thw.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = (x * x).sum()
+    with thw.no_grad():
+        y.backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
 def test_grad_mode_restored_after_exception():
     with pytest.raises(ValueError):
         with thw.no_grad():
@@ -193,8 +201,9 @@ def test_10000_op_wide_graph(device):
 
 
 # --- memory -----------------------------------------------------------------------------------
-def test_saved_arrays_released_after_backward(device):
-    x = thw.tensor([0.5, 1.5], device=device, requires_grad=True)
+# the graph logic is the same on every device; NumPy arrays are the ones that take weak references
+def test_saved_arrays_released_after_backward():
+    x = thw.tensor([0.5, 1.5], requires_grad=True)
     y = x.exp()                          # Exp saves its output array
     z = y.tanh()
     ref_y, ref_z = weakref.ref(y.data), weakref.ref(z.data)
@@ -207,8 +216,8 @@ def test_saved_arrays_released_after_backward(device):
     assert ref_y() is None and ref_z() is None
 
 
-def test_retained_graph_keeps_saved_arrays(device):
-    x = thw.tensor([0.5, 1.5], device=device, requires_grad=True)
+def test_retained_graph_keeps_saved_arrays():
+    x = thw.tensor([0.5, 1.5], requires_grad=True)
     y = x.exp()
     ref = weakref.ref(y.data)
     loss = y.sum()

@@ -24,8 +24,9 @@ def _torch_installed():
 
 @pytest.mark.parametrize("with_torch", [False, pytest.param(True, marks=pytest.mark.skipif(
     not _torch_installed(), reason="the torch peer column needs torch"))])
-def test_quick_benchmark_writes_reports(tmp_path, with_torch):
-    argv = ["--quick", "--workloads", "mlp", "--devices", "cpu", "--batch-sizes", "1", "16",
+def test_quick_benchmark_writes_reports(tmp_path, device, with_torch):
+    devices = ["cpu"] if device == "cpu" else ["cuda", "cpu"]
+    argv = ["--quick", "--workloads", "mlp", "--devices", *devices, "--batch-sizes", "1", "16",
             "--repeats", "1", "--out", str(tmp_path)]
     if not with_torch:
         argv.append("--no-torch")
@@ -34,22 +35,27 @@ def test_quick_benchmark_writes_reports(tmp_path, with_torch):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["machine"]["cpu"]["cores"] >= 1
     assert results["machine"]["versions"]["numpy"]
+    assert (results["machine"]["gpu"] is not None) == (device != "cpu")
     assert results["errors"] == []
     rows = results["throughput"]
     frameworks = {"ours", "torch"} if with_torch else {"ours"}
-    expected = {(fw, b, m) for fw in frameworks for b in (1, 16) for m in ("train", "infer")}
-    assert {(r["framework"], r["batch_size"], r["mode"]) for r in rows} == expected
+    expected = {(fw, d, b, m) for fw in frameworks for d in devices for b in (1, 16)
+                for m in ("train", "infer")}
+    assert {(r["framework"], r["device"], r["batch_size"], r["mode"]) for r in rows} == expected
     for r in rows:
-        assert r["workload"] == "mlp" and r["device"] == "cpu"
+        assert r["workload"] == "mlp"
         for key in ("images_per_s", "images_per_s_min", "images_per_s_max", "ms_per_step"):
             assert math.isfinite(r[key]) and r[key] > 0, (key, r)
         assert r["images_per_s_min"] <= r["images_per_s"] <= r["images_per_s_max"]
-    assert results["crossover"]["mlp"]["train"] == {"batch_size": None, "measured": False}
+    assert results["crossover"]["mlp"]["train"]["measured"] == (device != "cpu")
 
     md = (tmp_path / "results.md").read_text()
     assert "| batch | ours CPU" in md and "mlp, train step" in md
+    assert ("| ours GPU" in md) == (device != "cpu")
     pngs = list(tmp_path.glob("*.png"))
-    assert pngs and all(p.read_bytes()[:8] == PNG_MAGIC for p in pngs)
+    assert (tmp_path / "throughput_mlp.png") in pngs
+    assert ((tmp_path / "speedup_gpu_over_cpu.png") in pngs) == (device != "cpu")
+    assert all(p.read_bytes()[:8] == PNG_MAGIC for p in pngs)
 
 
 def _row(batch, device, ips):
@@ -65,3 +71,22 @@ def test_crossover_is_first_batch_from_which_gpu_stays_faster():
     assert crossover(rows)["w"]["train"] == {"batch_size": 16, "measured": True}
     slow = [r for r in rows if r["device"] == "cpu"] + [_row(b, "cuda", 1) for b in (1, 16, 64, 256)]
     assert crossover(slow)["w"]["train"] == {"batch_size": None, "measured": True}
+
+
+def test_memory_child_reports_peak_and_live_rss():
+    from benchmarks import memory
+    row = memory.measure("ours", batch_size=4, peak_steps=2, live_steps=(3, 5))
+    assert row["framework"] == "ours" and row["peak_steps"] == 2
+    assert 0 < row["baseline_rss_mib"] <= row["peak_rss_mib"]
+    assert set(row["live_rss_mib"]) == {"3", "5"} and all(v > 0 for v in row["live_rss_mib"].values())
+    assert row["growth_mib"] == row["live_rss_mib"]["5"] - row["live_rss_mib"]["3"]
+    assert "| ours |" in memory.markdown([row])
+
+
+def test_overhead_rows_are_positive():
+    from benchmarks import overhead
+    rows = overhead.run(quick=True, torch=False)
+    assert {r["case"] for r in rows} == {"add_1elem", "tiny_mlp_fwd_bwd"}
+    for r in rows:
+        assert r["framework"] == "ours" and 0 < r["us_best"] <= r["us_median"]
+        assert r["meets_target"] == (r["us_median"] <= r["target_us"])

@@ -1,5 +1,5 @@
 """conv2d against torch on hypothesis-drawn geometries (valid by construction), its finite-difference
-gradient, its fast paths (1x1, channel-major input, no input gradient) and its errors."""
+gradient, its fast paths (1x1, batch-last input, no input gradient) and its errors."""
 import numpy as np
 import pytest
 import torch
@@ -31,7 +31,7 @@ def conv_cases(draw):
         lo = max(1, dk - 2 * p[i])
         size.append(draw(st.integers(lo, lo + 6)))
     bias = draw(st.booleans())
-    layout = draw(st.sampled_from(["c", "channel_major", "f"]))
+    layout = draw(st.sampled_from(["c", "batch_last", "channel_major", "f"]))
     return dict(groups=groups, x=(n, cg * groups) + tuple(size), w=(og * groups, cg) + k,
                 stride=s, dilation=d, padding=p, bias=bias, layout=layout)
 
@@ -39,7 +39,9 @@ def conv_cases(draw):
 def _arrays(case, dtype, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(case["x"]).astype(dtype)
-    if case["layout"] == "channel_major":      # the memory layout conv2d itself returns
+    if case["layout"] == "batch_last":         # the memory layout conv2d itself returns
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    elif case["layout"] == "channel_major":
         x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
     elif case["layout"] == "f":
         x = np.asfortranarray(x)
@@ -64,8 +66,8 @@ def test_conv2d_1x1(device, kwargs):
     compare(F.conv2d, [x, w, b], torch_fn=TF.conv2d, device=device, **kwargs)
 
 
-def test_conv2d_chain_in_channel_major_layout(device):
-    """conv2d's output (a channel-major view) feeds a second conv, a 1x1 conv and a flatten."""
+def test_conv2d_chain_in_batch_last_layout(device):
+    """conv2d's output (a batch-last view) feeds a second conv, a 1x1 conv and a flatten."""
     rng = np.random.default_rng(2)
     arrays = [rng.standard_normal(s) for s in [(2, 3, 8, 8), (4, 3, 3, 3), (4, 4, 3, 3), (5, 4, 1, 1)]]
 

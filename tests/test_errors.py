@@ -135,6 +135,8 @@ def test_other_bad_shapes(device):
     x = thw.ones(2, 3, device=device)
     with pytest.raises(ValueError, match=r"expand.*\(2, 3\).*\(4, 3\)"):
         x.expand(4, 3)
+    with pytest.raises(ValueError, match=r"expand.*\(2, 3\).*\(-1, 2, 3\)"):
+        x.expand(-1, 2, 3)          # -1 cannot size a new leading dim
     with pytest.raises(ValueError, match=r"cat.*\[\(2, 3\), \(3, 2\)\]"):
         thw.cat([x, thw.ones(3, 2, device=device)])
     with pytest.raises(ValueError, match=r"stack.*\(2, 3\).*\(3,\)"):

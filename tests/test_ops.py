@@ -442,3 +442,31 @@ def test_composite_mlp_loss(device, dtype):
         z = logits - logits.max(1, keepdim=True)[0]
         return (z.exp().sum(1).log() - z[:, 0]).mean()
     compare(f, [x, w1, b1, w2], device=device)
+
+
+# --- conveniences built on the core ops ---------------------------------------------------------
+@given(data=st.data(), dtype=dtypes, shape=nonzero_shapes, size=st.integers(1, 3))
+def test_split_chunk_clone_std(device, data, dtype, shape, size):
+    a = data.draw(arrays(dtype, shape))
+    d = data.draw(st.integers(-len(shape), len(shape) - 1))
+
+    def weighted(parts):       # distinct weights so every part's gradient is checked separately
+        return [p * (i + 1) for i, p in enumerate(parts)]
+    compare(lambda t: thw.cat(weighted(t.split(size, d)), d), [a],
+            torch_fn=lambda t: torch.cat(weighted(t.split(size, d)), d), device=device)
+    compare(lambda t: thw.cat(weighted(t.chunk(size, d)), d), [a],
+            torch_fn=lambda t: torch.cat(weighted(t.chunk(size, d)), d), device=device)
+    assert [p.shape for p in thw.tensor(a).split(size, d)] == [tuple(p.shape) for p in torch.from_numpy(a).split(size, d)]
+    compare(lambda t: t.clone() * t, [a], device=device)
+    spread = data.draw(arrays(dtype, shape, unique=True))     # std is not smooth at zero spread
+    if a.size > 1:
+        compare(lambda t: t.std(), [spread], device=device)
+    if a.shape[d] > 1:
+        compare(lambda t: t.std(d, keepdim=True), [spread], device=device)
+        compare(lambda t: t.std(d, unbiased=False), [spread], torch_fn=lambda t: t.std(d, unbiased=False),
+                device=device)
+
+
+def test_std_of_constant_input_has_zero_gradient_as_torch(device):
+    compare(lambda t: t.std(1), [np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])], device=device)
+    compare(lambda t: t.std(), [np.zeros(4)], device=device)

@@ -68,6 +68,21 @@ def test_arange_matches_torch(device):
     assert thw.arange(3, dtype=thw.float64, device=device).dtype == thw.float64
 
 
+def test_eye_linspace_randint_randperm(device):
+    for args in [(3,), (2, 4)]:
+        ours, ref = thw.eye(*args, device=device), torch.eye(*args)
+        assert ours.dtype == thw.float32
+        np.testing.assert_array_equal(ours.numpy(), ref.numpy())
+    ours, ref = thw.linspace(-1, 2, 7, device=device), torch.linspace(-1, 2, 7)
+    assert ours.dtype == thw.float32
+    np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
+    r = thw.randint(3, 9, (1000,), device=device)
+    assert r.dtype == thw.int64 and r.shape == (1000,) and set(r.tolist()) == set(range(3, 9))
+    assert set(thw.randint(4, size=(200,), device=device).tolist()) == {0, 1, 2, 3}
+    p = thw.randperm(10, device=device)
+    assert p.dtype == thw.int64 and sorted(p.tolist()) == list(range(10))
+
+
 def test_like_functions(device):
     x = thw.ones(2, 3, dtype=thw.float64, device=device)
     for fn in (thw.zeros_like, thw.ones_like, thw.empty_like, thw.rand_like, thw.randn_like):
@@ -238,11 +253,17 @@ DTYPES = [np.bool_, np.uint8, np.int8, np.int32, np.int64, np.float16, np.float3
 @pytest.mark.parametrize("da", DTYPES)
 @pytest.mark.parametrize("db", DTYPES)
 def test_promotion_between_tensors_matches_torch(da, db):
+    ops = {"*": lambda x, y: x * y, "+": lambda x, y: x + y, "/": lambda x, y: x / y,
+           "max": lambda x, y: x.maximum(y)}
     for sa, sb in [((2,), (2,)), ((2,), ()), ((), (2,)), ((), ())]:
         a, b = np.ones(sa, dtype=da), np.ones(sb, dtype=db)
-        ours = (thw.tensor(a) * thw.tensor(b)).dtype
-        ref = (torch.from_numpy(a) * torch.from_numpy(b)).numpy().dtype
-        assert ours == ref, f"{np.dtype(da)}{sa} * {np.dtype(db)}{sb}: {ours} != torch {ref}"
+        for name, op in ops.items():
+            ours = op(thw.tensor(a), thw.tensor(b)).dtype
+            ref = op(torch.from_numpy(a), torch.from_numpy(b)).numpy().dtype
+            assert ours == ref, f"{np.dtype(da)}{sa} {name} {np.dtype(db)}{sb}: {ours} != torch {ref}"
+    a, b = np.ones(2, dtype=da), np.ones(3, dtype=db)
+    assert thw.cat([thw.tensor(a), thw.tensor(b)]).dtype == torch.cat(
+        [torch.from_numpy(a), torch.from_numpy(b)]).numpy().dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -261,6 +282,9 @@ def test_integer_results_stay_integer(device):
     assert (n / 2).dtype == thw.float32 and (n / 2).tolist() == [0.5, 1.0, 1.5]
     assert n.sum().dtype == thw.int64 and n.sum().item() == 6
     assert n.clamp(min=1.5).dtype == torch.tensor([1, 2]).clamp(min=1.5).numpy().dtype
+    # torch refuses mean of integers; here it is float32 (never a silent float64)
+    assert n.mean().dtype == thw.float32 and n.mean().item() == 2.0
+    assert (n > 1).mean().dtype == thw.float32 and n.var().item() == 1.0
 
 
 def test_repr_mentions_values_and_grad(device):

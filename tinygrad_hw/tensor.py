@@ -112,8 +112,8 @@ class Function:
         fn.xp = dev.xp
         fn.needs_input_grad = needs if record else (False,) * len(args)
         out = fn.forward(*arrays, **kwargs)
-        if not out.ndim:            # NumPy turns 0-d results into scalars: keep an array
-            out = dev.xp.asarray(out)
+        if not out.ndim and isinstance(out, np.generic):   # NumPy gives scalars for 0-d results
+            out = np.asarray(out)
         t = Tensor.__new__(Tensor)
         t.data = out
         t.device = dev
@@ -143,7 +143,7 @@ def _accumulate_leaf(t, g):
         t.grad = Tensor._wrap(xp.array(g, copy=True), t.device)
     else:
         acc = t.grad.data + g
-        t.grad.data = acc if acc.ndim else xp.asarray(acc)
+        t.grad.data = np.asarray(acc) if isinstance(acc, np.generic) else acc
 
 
 def _run_backward(root_fn, grad, retain_graph):
@@ -437,16 +437,21 @@ class Tensor:
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other):
+    def _div_operands(self, other):
+        """Operands of a true division: integers (and bools) divide as float32, as in torch."""
         a, b = self._operand(other)
-        if a.data.dtype.kind in "biu" and (not isinstance(b, Tensor) or b.data.dtype.kind in "biu"):
+        if a.data.dtype.kind in "biu":      # then b is an integer tensor of a's dtype, or a Python int
             a = a.to(dtype=_PY_FLOAT)
+            if isinstance(b, Tensor):
+                b = b.to(dtype=_PY_FLOAT)
+        return a, b
+
+    def __truediv__(self, other):
+        a, b = self._div_operands(other)
         return _ops.Div.apply(a, b)
 
     def __rtruediv__(self, other):
-        a, b = self._operand(other)
-        if a.data.dtype.kind in "biu":
-            a = a.to(dtype=_PY_FLOAT)
+        a, b = self._div_operands(other)
         return _ops.Div.apply(b, a)
 
     def __pow__(self, other):
@@ -562,14 +567,19 @@ class Tensor:
         return _ops.Sum.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False):
-        return _ops.Mean.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
+        return _ops.Mean.apply(self._floating(), axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def var(self, dim=None, keepdim=False, unbiased=True, correction=None):
         ddof = (1 if unbiased else 0) if correction is None else correction
-        return _ops.Var.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim, ddof=ddof)
+        return _ops.Var.apply(self._floating(), axis=_axes(dim, self.ndim), keepdims=keepdim, ddof=ddof)
+
+    def _floating(self):
+        """Integer and bool tensors as float32 (NumPy would give float64), for mean-like ops."""
+        return self.to(dtype=_PY_FLOAT) if self.data.dtype.kind in "biu" else self
 
     def std(self, dim=None, keepdim=False, unbiased=True, correction=None):
-        return self.var(dim, keepdim, unbiased, correction).sqrt()
+        ddof = (1 if unbiased else 0) if correction is None else correction
+        return _ops.Std.apply(self._floating(), axis=_axes(dim, self.ndim), keepdims=keepdim, ddof=ddof)
 
     def max(self, dim=None, keepdim=False):
         """Max over all elements (or a tuple of dims); over one int ``dim``, (values, indices)."""
@@ -640,7 +650,7 @@ class Tensor:
     def expand(self, *shape):
         shape = _shape_args(shape)
         lead = len(shape) - self.ndim
-        if lead < 0:
+        if lead < 0 or -1 in shape[:lead]:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {shape}")
         full = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
         return _ops.Expand.apply(self, shape=full)

@@ -8,7 +8,7 @@ passes and no window-sized temporary (reducing a (N, C, OH, KH, OW, KW) reshape 
 axes is far slower in NumPy). Backward loops over the KH*KW taps, so it needs no scatter-add;
 non-overlapping windows without padding (the common 2x2 case) assign instead of accumulate.
 """
-from ._conv import pair, out_size, pad_channel_major, tap
+from ._conv import pair, out_size, batch_last, tap
 from ..tensor import Function
 
 
@@ -34,7 +34,7 @@ class MaxPool2d(Function):
         OH = out_size(H, KH, stride[0], ph, dilation[0])
         OW = out_size(W, KW, stride[1], pw, dilation[1])
         self.disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
-        xpad = pad_channel_major(xp, x, ph, pw, fill=-xp.inf)
+        xpad = batch_last(xp, x, ph, pw, fill=-xp.inf) if ph or pw else x
         out = _reduce_windows(xp.maximum, xpad, KH, KW, OH, OW, stride, dilation)
         if self.needs_input_grad[0]:
             self.xpad, self.out = xpad, out
@@ -45,7 +45,7 @@ class MaxPool2d(Function):
         xp = self.xp
         (N, C, H, W), (KH, KW), stride, (ph, pw), dilation, OH, OW = self.geom
         xpad, out = self.xpad, self.out
-        gx = xp.zeros(xpad.shape, dtype=g.dtype)
+        gx = xp.zeros_like(xpad, dtype=g.dtype)     # same memory layout as the input
         taken = xp.zeros(out.shape, dtype=bool)
         # taps in row-major order; only the first tap equal to the max of its window gets the gradient
         for i in range(KH):
@@ -70,7 +70,7 @@ class AvgPool2d(Function):
         N, C, H, W = x.shape
         OH, OW = out_size(H, KH, stride[0], ph, 1), out_size(W, KW, stride[1], pw, 1)
         self.tiled = stride == kernel and padding == (0, 0)
-        xpad = pad_channel_major(xp, x, ph, pw)
+        xpad = batch_last(xp, x, ph, pw) if ph or pw else x
         out = _reduce_windows(xp.add, xpad, KH, KW, OH, OW, stride, (1, 1))
         out *= (1.0 / divisor) if isinstance(divisor, (int, float)) else divisor
         self.divisor = divisor

@@ -89,7 +89,8 @@ class BatchNorm(Function):
         invstd = 1.0 / xp.sqrt(var + eps)
         xhat = xc
         xhat *= invstd.reshape(shape)
-        out = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
+        # order="K": keep x's memory layout (a conv's batch-last output stays batch-last)
+        out = xhat * weight.reshape(shape) if weight is not None else xhat.copy(order="K")
         if bias is not None:
             out += bias.reshape(shape)
         if any(self.needs_input_grad):

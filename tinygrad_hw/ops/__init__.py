@@ -1,6 +1,6 @@
 """The differentiable ops, each a Function with forward and backward side by side."""
 from .elementwise import (Add, Sub, Mul, Div, Pow, Neg, Exp, Log, Sqrt, Tanh, Sigmoid, ReLU, Abs,
                           Clamp, Maximum, Minimum, Where, where, Cast, Clone, ToDevice, unbroadcast)
-from .reduce import Sum, Mean, Var, Max, Min, PickAlong, reduce_extreme, argmax
+from .reduce import Sum, Mean, Var, Std, Max, Min, PickAlong, reduce_extreme, argmax
 from .movement import Reshape, Permute, Expand, Index, index, raw_index, Pad, pad, Cat, cat, Stack, stack
 from .matmul import MatMul

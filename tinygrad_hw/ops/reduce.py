@@ -57,6 +57,24 @@ class Var(Function):
         return (_expand_back(g, a.shape, self.axis, self.keepdims) * centred * a.dtype.type(scale),)
 
 
+class Std(Function):
+    """Standard deviation; where the spread is exactly 0 the gradient is 0 (not 0/0), as in torch."""
+
+    def forward(self, a, axis=None, keepdims=False, ddof=1):
+        self.a, self.axis, self.keepdims, self.ddof = a, axis, keepdims, ddof
+        self.out = self.xp.asarray(a.std(axis=axis, ddof=ddof, keepdims=keepdims))
+        return self.out
+
+    def backward(self, g):
+        a, xp = self.a, self.xp
+        out = _expand_back(self.out, a.shape, self.axis, self.keepdims)
+        g = _expand_back(g, a.shape, self.axis, self.keepdims)
+        dof = _count(a.shape, self.axis) - self.ddof
+        scale = g / (xp.where(out == 0, 1, out) * dof)
+        centred = a - a.mean(axis=self.axis, keepdims=True)
+        return (xp.where(out == 0, 0, scale) * centred,)
+
+
 class _Extreme(Function):
     """max/min over all dims or a tuple of dims; ties share the gradient evenly, as torch's amax."""
     reducer = None
