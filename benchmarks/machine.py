@@ -121,9 +121,9 @@ def describe(torch_threads=None):
 
 
 def summary_line(info):
-    """One line for the head of a report: '2 x Intel Xeon ..., OpenBLAS 0.3 (SkylakeX, 2 threads)'."""
+    """One line for the head of a report: CPU, BLAS (kernel, threads), torch threads, GPU."""
     blas = info["blas"]
     gpu = info["gpu"]["name"] if info.get("gpu") else "no GPU"
     return (f"{info['cpu']['cores']} x {info['cpu']['model']} ({info['cpu']['arch']}); "
-            f"BLAS {blas['library']} {blas['version']} (kernel {blas['kernel']}, {blas['threads']} threads); "
-            f"torch threads {info.get('torch_threads')}; GPU: {gpu}")
+            f"BLAS {blas['library']} {blas['version']} (kernel {blas['kernel']}, threads: {blas['threads']}); "
+            f"torch threads: {info.get('torch_threads')}; GPU: {gpu}")

@@ -3,7 +3,8 @@
     python -m benchmarks.ops [--quick] [--json PATH]
 
 Each case runs here and, when torch is installed, in torch on the CPU in the same process,
-interleaved repetition by repetition; the median is reported. Conv rows also give the achieved
+interleaved repetition by repetition; the median is reported (and the ratio of the best times,
+which other load on the machine disturbs less). Conv rows also give the achieved
 GFLOP/s of the whole layer, of its GEMMs alone (the same products on arrays of the same shapes),
 and the size of the im2col matrix; NumPy's large square matmul is the reference for GEMM speed.
 """
@@ -36,8 +37,8 @@ CONVS = [
 ]
 
 
-def _median_interleaved(fns, reps):
-    """Median seconds of each function, running them in turn so drift hits all alike."""
+def _interleaved(fns, reps):
+    """(median, min) seconds of each function, running them in turn so drift hits all alike."""
     for f in fns:
         f()
     times = [[] for _ in fns]
@@ -46,7 +47,18 @@ def _median_interleaved(fns, reps):
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in times]
+    return [(float(np.median(t)), float(np.min(t))) for t in times]
+
+
+def _median_interleaved(fns, reps):
+    return [m for m, _ in _interleaved(fns, reps)]
+
+
+def _timing(row, t):
+    """Fill the time columns of a row from _interleaved's result for (ours[, torch])."""
+    row["ms"], row["ms_min"] = t[0][0] * 1e3, t[0][1] * 1e3
+    row["torch_ms"], row["torch_ms_min"] = (t[1][0] * 1e3, t[1][1] * 1e3) if len(t) > 1 else (None, None)
+    return row
 
 
 def square_matmul_gflops(n, reps):
@@ -90,9 +102,15 @@ def _gemm_seconds(N, C, O, H, k, s, p, need_x, reps):
     return sum(_median_interleaved(parts, reps))
 
 
-def _conv_cases(reps):
+def _wanted(name, only):
+    return only is None or any(o in name for o in only)
+
+
+def _conv_cases(reps, only):
     rows = []
     for name, N, C, O, H, k, s, p, need_x in CONVS:
+        if not _wanted(name, only):
+            continue
         rng = np.random.default_rng(0)
         x = rng.standard_normal((N, C, H, H), dtype=np.float32)
         w = (rng.standard_normal((O, C, k, k), dtype=np.float32) / np.sqrt(C * k * k)).astype(np.float32)
@@ -103,16 +121,15 @@ def _conv_cases(reps):
             torch and (lambda x, w, b: torch.nn.functional.conv2d(x, w, b, stride=s, padding=p)))
         OH = (H + 2 * p - k) // s + 1
         flops = 2 * N * O * C * k * k * OH * OH * (3 if need_x else 2)
-        t = _median_interleaved([ours] + ([theirs] if theirs else []), reps)
+        t = _interleaved([ours] + ([theirs] if theirs else []), reps)
         gemm = _gemm_seconds(N, C, O, H, k, s, p, need_x, reps)
-        rows.append(dict(op="conv2d", case=name, shape=f"{N}x{C}x{H}x{H} -> {O}x{OH}x{OH}",
-                         ms=t[0] * 1e3, torch_ms=t[1] * 1e3 if theirs else None,
-                         gflops=flops / t[0] / 1e9, gemm_gflops=flops / gemm / 1e9,
-                         im2col_mib=C * k * k * N * OH * OH * 4 / 2 ** 20))
+        rows.append(_timing(dict(op="conv2d", case=name, shape=f"{N}x{C}x{H}x{H} -> {O}x{OH}x{OH}",
+                                 gflops=flops / t[0][0] / 1e9, gemm_gflops=flops / gemm / 1e9,
+                                 im2col_mib=C * k * k * N * OH * OH * 4 / 2 ** 20), t))
     return rows
 
 
-def _other_cases(reps):
+def _other_cases(reps, only):
     rng = np.random.default_rng(0)
     cases = []
     x = rng.standard_normal((64, 6, 24, 24), dtype=np.float32)
@@ -140,36 +157,41 @@ def _other_cases(reps):
                       lambda a, target=target: torch.nn.functional.cross_entropy(a, torch.from_numpy(target))))
     rows = []
     for op, name, arrays, grads, fo, ft in cases:
+        if not _wanted(f"{op} {name}", only):
+            continue
         ours, theirs = _ours_and_torch(arrays, grads, fo, torch and ft)
-        t = _median_interleaved([ours] + ([theirs] if theirs else []), reps)
-        rows.append(dict(op=op, case=name, shape="x".join(map(str, arrays[0].shape)), ms=t[0] * 1e3,
-                         torch_ms=t[1] * 1e3 if theirs else None, gflops=None, gemm_gflops=None,
-                         im2col_mib=None))
+        t = _interleaved([ours] + ([theirs] if theirs else []), reps)
+        rows.append(_timing(dict(op=op, case=name, shape="x".join(map(str, arrays[0].shape)), gflops=None,
+                                 gemm_gflops=None, im2col_mib=None), t))
     return rows
 
 
-def run(quick=False):
-    """All cases as a list of dicts; the first row is NumPy's square matmul reference."""
+def run(quick=False, only=None):
+    """All cases (or those whose name contains one of ``only``) as a list of dicts; the first row
+    is NumPy's square matmul reference."""
     reps = 3 if quick else 15
     n = 1024 if quick else 2048
-    rows = [dict(op="numpy matmul", case=f"{n}x{n} float32", shape=f"{n}x{n}", ms=None, torch_ms=None,
-                 gflops=square_matmul_gflops(n, reps), gemm_gflops=None, im2col_mib=None)]
-    rows += _conv_cases(reps)
-    rows += _other_cases(reps)
+    rows = [dict(op="numpy matmul", case=f"{n}x{n} float32", shape=f"{n}x{n}", ms=None, ms_min=None,
+                 torch_ms=None, torch_ms_min=None, gflops=square_matmul_gflops(n, reps), gemm_gflops=None,
+                 im2col_mib=None)]
+    rows += _conv_cases(reps, only)
+    rows += _other_cases(reps, only)
     for r in rows:
         r["speed_vs_torch"] = r["torch_ms"] / r["ms"] if r["torch_ms"] and r["ms"] else None
+        r["speed_vs_torch_min"] = r["torch_ms_min"] / r["ms_min"] if r["torch_ms_min"] and r["ms_min"] else None
     return rows
 
 
 def markdown(rows):
     def f(v, fmt):
         return "" if v is None else format(v, fmt)
-    lines = ["| op | case | shape | ours ms | torch ms | torch/ours | GFLOP/s | GEMM GFLOP/s | im2col MiB |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| op | case | shape | ours ms | torch ms | torch/ours | best-of torch/ours | GFLOP/s "
+             "| GEMM GFLOP/s | im2col MiB |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['op']} | {r['case']} | {r['shape']} | {f(r['ms'], '.2f')} | {f(r['torch_ms'], '.2f')} "
-                     f"| {f(r['speed_vs_torch'], '.2f')} | {f(r['gflops'], '.0f')} | {f(r['gemm_gflops'], '.0f')} "
-                     f"| {f(r['im2col_mib'], '.1f')} |")
+                     f"| {f(r['speed_vs_torch'], '.2f')} | {f(r['speed_vs_torch_min'], '.2f')} "
+                     f"| {f(r['gflops'], '.0f')} | {f(r['gemm_gflops'], '.0f')} | {f(r['im2col_mib'], '.1f')} |")
     return "\n".join(lines)
 
 
@@ -177,9 +199,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, smaller reference matmul")
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    ap.add_argument("--only", nargs="+", metavar="TEXT", help="run only the cases whose name contains TEXT")
     args = ap.parse_args(argv)
     load = os.getloadavg()[0]
-    rows = run(quick=args.quick)
+    rows = run(quick=args.quick, only=args.only)
     # other processes on the machine slow multithreaded BLAS and OpenMP badly: say how busy it was
     print(f"load average (1 min) before / after: {load:.2f} / {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} CPUs\n")

@@ -1,6 +1,6 @@
 """Writing a benchmark run out: results.json (everything), results.md (tables), PNG plots.
 
-    python -m benchmarks.report bench_out/results.json    # the throughput tables again
+    python -m benchmarks.report bench_out/results.json [--compact]   # the tables again
 """
 import json
 import os
@@ -69,6 +69,38 @@ def throughput_tables(rows, crossover=None):
                 text = f"the GPU is faster from batch size {c['batch_size']} up"
             lines += ["", f"GPU/CPU crossover (ours): {text}."]
         parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def compact_tables(rows):
+    """Markdown: one table per workload and device, train and inference medians side by side."""
+    idx = _index(rows)
+    has_torch = any(r["framework"] == "torch" for r in rows)
+    parts = []
+    workloads = sorted({w for w, _ in idx}, key=[r["workload"] for r in rows].index)
+    for w in workloads:
+        for device in ("cpu", "cuda"):
+            head, lines = ["batch"], []
+            for mode in ("train", "infer"):
+                name = "train" if mode == "train" else "inference"
+                head += [f"{name}: ours"] + ([f"{name}: torch", "ours/torch"] if has_torch else [])
+            batches = sorted({b for m in ("train", "infer") for b, d in idx.get((w, m), {}).items()
+                              if ("ours", device) in d})
+            for b in batches:
+                vals = [str(b)]
+                for mode in ("train", "infer"):
+                    cell = idx.get((w, mode), {}).get(b, {}).get
+                    ours = cell(("ours", device))
+                    vals.append("-" if ours is None else f"{ours['images_per_s']:,.0f}")
+                    if has_torch:
+                        theirs = cell(("torch", device))
+                        vals += ["-" if theirs is None else f"{theirs['images_per_s']:,.0f}",
+                                 _ratio(ours, theirs)]
+                lines.append("| " + " | ".join(vals) + " |")
+            if lines:
+                title = f"**{w}**, {'CPU' if device == 'cpu' else 'GPU'} (images/s, median)"
+                parts.append("\n".join([title, "", "| " + " | ".join(head) + " |",
+                                         "|" + "---:|" * len(head), *lines]))
     return "\n\n".join(parts)
 
 
@@ -177,13 +209,18 @@ def _speedup_plot(idx, workloads, out_dir, plt):
 
 def main(argv=None):
     import sys
-    argv = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else list(argv)
+    compact = "--compact" in argv
+    argv = [a for a in argv if a != "--compact"]
     if len(argv) != 1:
-        sys.exit("usage: python -m benchmarks.report RESULTS_JSON")
+        sys.exit("usage: python -m benchmarks.report RESULTS_JSON [--compact]")
     with open(argv[0]) as f:
         results = json.load(f)
     print(f"machine: {summary_line(results['machine'])}\n")
-    print(throughput_tables(results["throughput"], results.get("crossover")))
+    if compact:
+        print(compact_tables(results["throughput"]))
+    else:
+        print(throughput_tables(results["throughput"], results.get("crossover")))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,11 @@ def test_no_grad_context_and_decorator(device):
     assert not z.requires_grad and thw.is_grad_enabled()
     assert f.__name__ == "f"
 
+    @thw.no_grad                 # bare, as torch allows
+    def h(t):
+        return t * 3
+    assert not h(x).requires_grad and h(x).tolist() == [3.0, 6.0] and h.__name__ == "h"
+
 
 def test_enable_grad_inside_no_grad(device):
     x = thw.tensor([1.0, 2.0], device=device, requires_grad=True)
@@ -131,8 +136,12 @@ def test_enable_grad_inside_no_grad(device):
     @thw.enable_grad()
     def g(t):
         return t * 3
+
+    @thw.enable_grad
+    def g2(t):
+        return t * 3
     with thw.no_grad():
-        assert g(x).requires_grad
+        assert g(x).requires_grad and g2(x).requires_grad
 
 
 def test_backward_inside_no_grad_still_computes_gradients(device):

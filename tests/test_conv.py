@@ -66,6 +66,17 @@ def test_conv2d_1x1(device, kwargs):
     compare(F.conv2d, [x, w, b], torch_fn=TF.conv2d, device=device, **kwargs)
 
 
+@pytest.mark.parametrize("xshape, wshape, kwargs", [
+    ((2, 8, 6, 7), (16, 8, 3, 3), dict(padding=1)),       # a weight too big for the per-row weight gradient
+    ((3, 2, 3, 5), (4, 2, 3, 2), {}),                     # a single output row
+    ((2, 4, 5, 5), (6, 2, 2, 2), dict(groups=2, stride=2)),
+])
+def test_conv2d_weight_gradient_paths(device, xshape, wshape, kwargs):
+    rng = np.random.default_rng(6)
+    compare(F.conv2d, [rng.standard_normal(xshape), rng.standard_normal(wshape), rng.standard_normal(wshape[0])],
+            torch_fn=TF.conv2d, device=device, **kwargs)
+
+
 def test_conv2d_chain_in_batch_last_layout(device):
     """conv2d's output (a batch-last view) feeds a second conv, a 1x1 conv and a flatten."""
     rng = np.random.default_rng(2)

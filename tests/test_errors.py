@@ -1,4 +1,5 @@
 """Bad input gets a clear exception whose message names what is wrong."""
+import re
 import sys
 
 import numpy as np
@@ -21,17 +22,16 @@ def test_binary_shape_mismatch_names_both_shapes(device, op):
         op(a, np.ones((2, 3, 4)))
 
 
+def re_shape(shape):
+    return re.escape(str(tuple(shape)))
+
+
 @pytest.mark.parametrize("sa, sb", [((2, 3), (4, 5)), ((3,), (4,)), ((2, 2, 3), (2, 4, 2)),
                                     ((2, 3, 4), (5, 4, 2)), ((), (3,))])
 def test_matmul_mismatch_names_both_shapes(device, sa, sb):
     a, b = thw.ones(sa, device=device), thw.ones(sb, device=device)
     with pytest.raises(ValueError, match=rf"matmul.*{re_shape(sa)}.*{re_shape(sb)}"):
         a @ b
-
-
-def re_shape(shape):
-    import re
-    return re.escape(str(tuple(shape)))
 
 
 def _fake_device(name="cuda", index=7):

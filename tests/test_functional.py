@@ -151,3 +151,20 @@ def test_relu_gradient_at_zero_is_zero():
     x = thw.tensor([0.0, 1.0, -1.0], requires_grad=True)
     F.relu(x).sum().backward()
     assert x.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+# --- the op benchmark runs end to end (its speed is not a test) -----------------------------------
+def test_ops_benchmark_writes_rows(tmp_path, capsys):
+    import json
+    import math
+    from benchmarks.ops import main
+    out = tmp_path / "ops.json"
+    main(["--quick", "--only", "lenet5 conv2", "max_pool2d 2x2 lenet5", "cross_entropy 128x10", "--json", str(out)])
+    rows = json.loads(out.read_text())
+    assert [r["op"] for r in rows] == ["numpy matmul", "conv2d", "max_pool2d", "cross_entropy"]
+    assert rows[0]["gflops"] > 0
+    for r in rows[1:]:
+        for key in ("ms", "ms_min", "torch_ms", "speed_vs_torch"):
+            assert math.isfinite(r[key]) and r[key] > 0, (key, r)
+    assert rows[1]["im2col_mib"] == 6 * 25 * 64 * 8 * 8 * 4 / 2 ** 20
+    assert "| conv2d | lenet5 conv2" in capsys.readouterr().out

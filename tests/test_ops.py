@@ -64,6 +64,18 @@ def test_binary(device, name, data, dtype, shapes):
     compare(fn, [a, b], device=device)
 
 
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum"])
+@given(data=st.data(), dtype=dtypes,
+       shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4))
+def test_binary_with_integer_tensor(device, name, data, dtype, shapes):
+    """A float tensor with an int64 one: the result keeps the float dtype, values and gradient as torch."""
+    fn = BINARY[name][0]
+    a = data.draw(arrays(dtype, shapes.input_shapes[0], away=0.5))      # it is also a divisor
+    n = data.draw(hnp.arrays(np.int64, shapes.input_shapes[1], elements=st.integers(1, 5)))
+    compare(fn, [a, n], device=device)
+    compare(lambda x, m: fn(m, x), [a, n], device=device)
+
+
 @pytest.mark.parametrize("fn", [
     lambda a: a + 2, lambda a: 2 + a, lambda a: a - 1.5, lambda a: 1.5 - a, lambda a: a * 3,
     lambda a: 3.0 * a, lambda a: a / 4, lambda a: 2.0 / a, lambda a: a ** 2, lambda a: a ** 0.5,
@@ -176,13 +188,11 @@ def test_max_min_with_dim(device, name, data, dtype, shape, keepdim):
     """``x.max(dim)`` is (values, indices), the gradient going to the returned index."""
     dim = data.draw(st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))
     a = data.draw(arrays(dtype, shape, unique=True))
-    ours, theirs = compare(lambda t: getattr(t, name)(dim, keepdim)[0], [a],
-                           torch_fn=lambda t: getattr(t, name)(dim, keepdim)[0], device=device)
-    got = getattr(thw.tensor(a, device=device), name)(dim, keepdim)
+    compare(lambda t: getattr(t, name)(dim, keepdim)[0], [a], device=device)
+    values, indices = getattr(thw.tensor(a, device=device), name)(dim, keepdim)   # a named tuple
     ref = getattr(torch.from_numpy(a), name)(dim, keepdim)
-    assert got.indices.dtype == thw.int64 and got.indices.shape == tuple(ref.indices.shape)
-    np.testing.assert_array_equal(got.indices.numpy(), ref.indices.numpy())
-    values, indices = got          # unpacks like torch's named tuple
+    assert indices.dtype == thw.int64 and indices.shape == tuple(ref.indices.shape)
+    np.testing.assert_array_equal(indices.numpy(), ref.indices.numpy())
     np.testing.assert_array_equal(values.numpy(), ref.values.numpy())
 
 
@@ -208,8 +218,8 @@ def test_max_min_ties_match_torch(device, name):
     for dim in (0, 1, -1):
         for keepdim in (False, True):
             compare(lambda t: getattr(t, name)(dim, keepdim)[0], [a], device=device)
-            np.testing.assert_array_equal(getattr(thw.tensor(a, device=device), name)(dim, keepdim)[1].numpy(),
-                                          getattr(torch.from_numpy(a), name)(dim, keepdim)[1].numpy())
+            got = getattr(thw.tensor(a, device=device), name)(dim, keepdim).indices
+            np.testing.assert_array_equal(got.numpy(), getattr(torch.from_numpy(a), name)(dim, keepdim)[1].numpy())
     compare(lambda t: getattr(t, name)(), [a], device=device)
     compare(lambda t: getattr(t, "a" + name)(1), [a], device=device)
 
@@ -456,7 +466,8 @@ def test_split_chunk_clone_std(device, data, dtype, shape, size):
             torch_fn=lambda t: torch.cat(weighted(t.split(size, d)), d), device=device)
     compare(lambda t: thw.cat(weighted(t.chunk(size, d)), d), [a],
             torch_fn=lambda t: torch.cat(weighted(t.chunk(size, d)), d), device=device)
-    assert [p.shape for p in thw.tensor(a).split(size, d)] == [tuple(p.shape) for p in torch.from_numpy(a).split(size, d)]
+    ref_shapes = [tuple(p.shape) for p in torch.from_numpy(a).split(size, d)]
+    assert [p.shape for p in thw.tensor(a).split(size, d)] == ref_shapes
     compare(lambda t: t.clone() * t, [a], device=device)
     spread = data.draw(arrays(dtype, shape, unique=True))     # std is not smooth at zero spread
     if a.size > 1:

@@ -79,6 +79,7 @@ def test_eye_linspace_randint_randperm(device):
     r = thw.randint(3, 9, (1000,), device=device)
     assert r.dtype == thw.int64 and r.shape == (1000,) and set(r.tolist()) == set(range(3, 9))
     assert set(thw.randint(4, size=(200,), device=device).tolist()) == {0, 1, 2, 3}
+    assert thw.randint(0, 2, 5, device=device).shape == (5,)
     p = thw.randperm(10, device=device)
     assert p.dtype == thw.int64 and sorted(p.tolist()) == list(range(10))
 
@@ -229,7 +230,8 @@ F32_OPS = {
     "matmul": lambda x, n: x @ x, "matmul_i64": lambda x, n: x @ n, "reshape": lambda x, n: x.reshape(3, 1),
     "getitem": lambda x, n: x[[0, 0, 2]], "mask": lambda x, n: x[n > 1], "pad": lambda x, n: x.pad((1, 1)),
     "cat": lambda x, n: thw.cat([x, n]), "stack": lambda x, n: thw.stack([x, n]),
-    "expand": lambda x, n: x.expand(2, 3), "softmax_like": lambda x, n: (x - x.max()).exp() / (x - x.max()).exp().sum(),
+    "expand": lambda x, n: x.expand(2, 3),
+    "softmax_like": lambda x, n: (x - x.max()).exp() / (x - x.max()).exp().sum(),
 }
 
 

@@ -74,6 +74,16 @@ class Device:
     def __hash__(self):
         return hash(str(self))
 
+    # Devices are interned: copying one (e.g. deepcopy of a model) must give the same object.
+    def __reduce__(self):
+        return (device, (str(self),))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 _devices = {}
 CPU = Device("cpu", None)

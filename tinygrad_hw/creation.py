@@ -103,13 +103,16 @@ def randint(low, high=None, size=(), dtype=None, device="cpu"):
     if high is None:
         low, high = 0, low
     dev = backend.device(device)
-    arr = backend.rng(dev).integers(low, high, size=tuple(size))
+    arr = backend.rng(dev).integers(low, high, size=(size,) if isinstance(size, int) else tuple(size))
     return _leaf(dev.xp.asarray(arr, dtype=_dtype(dtype, np.dtype(np.int64))), dev, False)
 
 
 def randperm(n, device="cpu"):
+    """A random permutation of 0..n-1 (int64): the order that sorts n uniform draws, which every
+    device's generator can make the same way."""
     dev = backend.device(device)
-    return _leaf(dev.xp.asarray(backend.rng(dev).permutation(n), dtype=np.int64), dev, False)
+    order = backend.rng(dev).random(n).argsort()
+    return _leaf(dev.xp.asarray(order, dtype=np.int64), dev, False)
 
 
 def _like(fn):

@@ -29,8 +29,13 @@ def is_grad_enabled():
 
 
 class _GradModeContext:
-    """Context manager and decorator that sets grad mode, restoring it on exit."""
+    """Context manager and decorator (``@no_grad()`` or bare ``@no_grad``) that sets grad mode,
+    restoring it on exit."""
     mode = None
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self if func is None else self(func)
 
     def __enter__(self):
         self._prev = _GradMode.enabled

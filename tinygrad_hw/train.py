@@ -24,13 +24,15 @@ MODELS = ("softmax", "mlp", "lenet5", "resnet20")
 DEFAULTS = {
     "softmax": dict(epochs=20, batch_size=128, lr=0.002, momentum=0.9, weight_decay=0.0,
                     optimizer="adam", schedule="cosine", augment=0),
-    "mlp": dict(epochs=8, batch_size=128, lr=0.05, momentum=0.9, weight_decay=5e-4,
+    "mlp": dict(epochs=10, batch_size=128, lr=0.05, momentum=0.9, weight_decay=5e-4,
                 optimizer="sgd", schedule="cosine", augment=2),
-    "lenet5": dict(epochs=8, batch_size=128, lr=0.05, momentum=0.9, weight_decay=5e-4,
+    "lenet5": dict(epochs=12, batch_size=128, lr=0.05, momentum=0.9, weight_decay=5e-4,
                    optimizer="sgd", schedule="cosine", augment=2),
-    "resnet20": dict(epochs=5, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
+    "resnet20": dict(epochs=8, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
                      optimizer="sgd", schedule="cosine", augment=2),
 }
+# the learning rate used when --optimizer overrides a model's default optimizer but --lr is not given
+OPTIMIZER_LR = {"sgd": 0.05, "adam": 0.001}
 EVAL_BATCH = 1000
 
 
@@ -96,7 +98,10 @@ def parse_args(argv=None):
     """Parse and validate; per-model defaults fill what was not given. Errors exit with status 2."""
     p = _parser()
     args = p.parse_args(argv)
-    for k, v in DEFAULTS[args.model].items():
+    defaults = DEFAULTS[args.model]
+    if args.lr is None and args.optimizer not in (None, defaults["optimizer"]):
+        args.lr = OPTIMIZER_LR[args.optimizer]
+    for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
     def check(ok, message):

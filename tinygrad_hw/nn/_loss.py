@@ -121,6 +121,8 @@ def log_softmax(x, dim=None):
 def _class_loss(cls, name, x, target, weight, ignore_index, reduction, smoothing):
     if not isinstance(target, Tensor):
         target = Tensor(target, device=x.device)
+    if target.device is not x.device:
+        raise RuntimeError(f"{name}: input is on {x.device} but target is on {target.device}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= smoothing <= 1.0:
@@ -141,6 +143,8 @@ def _class_loss(cls, name, x, target, weight, ignore_index, reduction, smoothing
     if weight is not None:
         if tuple(weight.shape) != (C,):
             raise ValueError(f"{name}: weight must have shape ({C},), got {tuple(weight.shape)}")
+        if isinstance(weight, Tensor) and weight.device is not x.device:
+            raise RuntimeError(f"{name}: input is on {x.device} but weight is on {weight.device}")
         w = weight.data.astype(x.dtype, copy=False) if isinstance(weight, Tensor) else \
             x.device.xp.asarray(weight, dtype=x.dtype)
     t = target.data

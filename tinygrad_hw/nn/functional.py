@@ -125,10 +125,10 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     ``training``: running = (1 - momentum) * running + momentum * batch_stat.
 
     >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
-    >>> rm, rv = thw.zeros(3), thw.ones(3)
-    >>> y = F.batch_norm(thw.randn(8, 3), rm, rv, training=True)
-    >>> [round(v, 5) for v in y.mean(0).tolist()]
-    [0.0, 0.0, 0.0]
+    >>> rm, rv = thw.zeros(2), thw.ones(2)
+    >>> y = F.batch_norm(thw.tensor([[1.0, 2.0], [3.0, 6.0]]), rm, rv, training=True)
+    >>> [[round(v, 3) for v in row] for row in y.tolist()], [round(v, 3) for v in rm.tolist()]
+    ([[-1.0, -1.0], [1.0, 1.0]], [0.2, 0.4])
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must have a channel dim (N, C, ...), got shape {x.shape}")
@@ -138,6 +138,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if t is not None and tuple(t.shape) != (C,):
             raise ValueError(f"batch_norm: {name} must have shape ({C},) for input of shape {x.shape}, "
                              f"got {tuple(t.shape)}")
+        if isinstance(t, Tensor) and t.device is not x.device:
+            raise RuntimeError(f"batch_norm: input is on {x.device} but {name} is on {t.device}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     if training and x.numel() // C <= 1:
