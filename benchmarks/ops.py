@@ -200,12 +200,19 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, smaller reference matmul")
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     ap.add_argument("--only", nargs="+", metavar="TEXT", help="run only the cases whose name contains TEXT")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for NumPy's BLAS (needs threadpoolctl) and torch; default: their own")
     args = ap.parse_args(argv)
+    if args.threads:
+        from .machine import set_blas_threads
+        set_blas_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]
     rows = run(quick=args.quick, only=args.only)
     # other processes on the machine slow multithreaded BLAS and OpenMP badly: say how busy it was
     print(f"load average (1 min) before / after: {load:.2f} / {os.getloadavg()[0]:.2f} on "
-          f"{os.cpu_count()} CPUs\n")
+          f"{os.cpu_count()} CPUs; threads: {args.threads or 'default'}\n")
     print(markdown(rows))
     if args.json:
         with open(args.json, "w") as fh:

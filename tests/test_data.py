@@ -27,9 +27,11 @@ def test_mnist_train_facts():
     assert ds.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert np.bincount(ds.labels).tolist() == TRAIN_COUNTS
     # pixel statistics that give the usual normalisation constants
-    x = ds.images.astype(np.float64) / 255
-    assert x.mean() == pytest.approx(MNIST_MEAN, abs=1e-4)
-    assert x.std() == pytest.approx(MNIST_STD, abs=1e-4)
+    counts = np.bincount(ds.images.ravel(), minlength=256)
+    values = np.arange(256) / 255
+    mean = (counts * values).sum() / counts.sum()
+    std = np.sqrt((counts * (values - mean) ** 2).sum() / counts.sum())
+    assert mean == pytest.approx(MNIST_MEAN, abs=1e-4) and std == pytest.approx(MNIST_STD, abs=1e-4)
 
 
 def test_mnist_test_facts(mnist_test):
@@ -236,3 +238,24 @@ def test_subset():
     s = subset(ds, 4)
     assert len(s) == 4 and s.labels.tolist() == ds.labels[:4].tolist()
     assert subset(ds, None) is ds and subset(ds, 100) is ds
+
+
+def test_download_verifies_and_writes_atomically(tmp_path, monkeypatch, mnist_test):
+    """download=True against a local mirror (a file:// URL), so no network is needed."""
+    from tinygrad_hw.data import mnist
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _copy_test_set(mirror)
+    monkeypatch.setattr(mnist, "MIRRORS", (mirror.as_uri() + "/",))
+    ds = MNIST(tmp_path / "fresh", train=False, download=True)
+    np.testing.assert_array_equal(ds.labels, mnist_test.labels)
+    assert sorted(p.name for p in (tmp_path / "fresh").iterdir()) == [
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    # a file whose hash is wrong is refused and leaves nothing behind
+    bad = mirror / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(bad.read_bytes())
+    raw[100] ^= 0xFF
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match="SHA-256 mismatch"):
+        MNIST(tmp_path / "other", train=False, download=True)
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["t10k-images-idx3-ubyte.gz"]

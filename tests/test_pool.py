@@ -37,10 +37,16 @@ def _distinct(shape, dtype, negative=False, seed=0):
     return (vals - 3 if negative else vals).reshape(shape).astype(dtype)
 
 
-@given(case=pool_cases(), dtype=dtypes, negative=st.booleans())
-def test_max_pool2d_matches_torch(device, case, dtype, negative):
+def _batch_last(x):
+    """The same values stored batch-last, the memory layout conv2d returns."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@given(case=pool_cases(), dtype=dtypes, negative=st.booleans(), batch_last=st.booleans())
+def test_max_pool2d_matches_torch(device, case, dtype, negative, batch_last):
     shape, kwargs = case
-    compare(F.max_pool2d, [_distinct(shape, dtype, negative)], torch_fn=TF.max_pool2d, device=device, **kwargs)
+    x = _distinct(shape, dtype, negative)
+    compare(F.max_pool2d, [_batch_last(x) if batch_last else x], torch_fn=TF.max_pool2d, device=device, **kwargs)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 7, 9)])
@@ -56,16 +62,22 @@ def test_max_pool2d_ties_go_to_first_max(device, kwargs):
     compare(F.max_pool2d, [x], torch_fn=TF.max_pool2d, device=device, **kwargs)
 
 
-@given(case=pool_cases(dilation=False), dtype=dtypes, include_pad=st.booleans())
-def test_avg_pool2d_matches_torch(device, case, dtype, include_pad):
+@given(case=pool_cases(dilation=False), dtype=dtypes, include_pad=st.booleans(), batch_last=st.booleans())
+def test_avg_pool2d_matches_torch(device, case, dtype, include_pad, batch_last):
     shape, kwargs = case
-    compare(F.avg_pool2d, [_distinct(shape, dtype)], torch_fn=TF.avg_pool2d, device=device,
+    x = _distinct(shape, dtype)
+    compare(F.avg_pool2d, [_batch_last(x) if batch_last else x], torch_fn=TF.avg_pool2d, device=device,
             count_include_pad=include_pad, **kwargs)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 7, 9)])
 def test_avg_pool2d_tiled_fast_path(device, shape):
     compare(F.avg_pool2d, [_distinct(shape, np.float64)], torch_fn=TF.avg_pool2d, device=device, kernel_size=2)
+
+
+def test_avg_pool2d_divisor_override(device):
+    compare(F.avg_pool2d, [_distinct((1, 2, 5, 5), np.float64)], torch_fn=TF.avg_pool2d, device=device,
+            kernel_size=3, stride=2, padding=1, divisor_override=4)
 
 
 @pytest.mark.parametrize("shape, out", [((2, 3, 5, 6), 1), ((2, 3, 6, 8), (3, 2)), ((1, 2, 7, 5), (3, 4)),

@@ -293,3 +293,13 @@ def test_repr_mentions_values_and_grad(device):
     x = thw.tensor([1.0, 2.0], device=device, requires_grad=True)
     assert "requires_grad=True" in repr(x) and "1." in repr(x)
     assert "grad_fn=<Mul>" in repr(x * 2)
+
+
+def test_deepcopy_keeps_values_and_interned_device():
+    import copy
+    t = thw.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    c = copy.deepcopy(t)
+    assert c is not t and c.device is t.device
+    np.testing.assert_array_equal(c.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+    c.data[0, 0] = 9.0
+    assert t.numpy()[0, 0] == 1.0

@@ -133,10 +133,28 @@ def parse_args(argv=None):
     return args
 
 
+class _NoBar:
+    def __init__(self, iterable):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
 # --- one epoch --------------------------------------------------------------------------------------
 def train_epoch(model, loader, optimizer, desc="train", progress=True):
     """One pass over ``loader``; returns (mean loss, accuracy in %, images per second)."""
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError:     # the progress bar is optional (tinygrad-hw[train] installs it)
+        def tqdm(iterable, **kwargs):
+            return _NoBar(iterable)
     model.train()
     xp = loader.device.xp
     loss_sum, correct, seen = xp.zeros((), np.float64), xp.zeros((), np.int64), 0
@@ -177,18 +195,23 @@ def save_checkpoint(path, model, optimizer, schedule, loader, epoch, history, ar
     thw.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
               "schedule": None if schedule is None else schedule.state_dict(),
               "loader": loader.state_dict(), "rng": thw.get_rng_state(), "epoch": epoch,
-              "history": history, "config": {"model": args.model, "epochs": args.epochs}}, path)
+              "history": history,
+              "config": {"model": args.model, "epochs": args.epochs, "optimizer": args.optimizer,
+                         "schedule": args.schedule}}, path)
 
 
 def load_checkpoint(path, model, optimizer, schedule, loader, args):
     """Restore everything saved by ``save_checkpoint``; returns (epochs done, history)."""
     ck = thw.load(path)
-    if ck["config"]["model"] != args.model:
-        raise ValueError(f"checkpoint {path} holds a '{ck['config']['model']}' model, not '{args.model}'")
-    if schedule is not None and ck["config"]["epochs"] != args.epochs:
+    config = ck["config"]
+    for key in ("model", "optimizer", "schedule"):
+        if config.get(key, getattr(args, key)) != getattr(args, key):
+            raise ValueError(f"checkpoint {path} holds a run with {key} '{config[key]}', not "
+                             f"'{getattr(args, key)}'")
+    if schedule is not None and config["epochs"] != args.epochs:
         # the schedule's shape depends on the run length, so a resumed run must keep it
-        raise ValueError(f"checkpoint {path} was made for a {ck['config']['epochs']}-epoch run with a "
-                         f"'{args.schedule}' schedule; resume it with --epochs {ck['config']['epochs']}")
+        raise ValueError(f"checkpoint {path} was made for a {config['epochs']}-epoch run with a "
+                         f"'{args.schedule}' schedule; resume it with --epochs {config['epochs']}")
     model.load_state_dict(ck["model"])
     optimizer.load_state_dict(ck["optimizer"])
     if schedule is not None and ck["schedule"] is not None:

@@ -105,8 +105,6 @@ class Conv2d(Function):
             gb = g2.reshape(O, -1).sum(axis=1)
         if need_w:
             col = self.col
-            # col @ g.T, not g @ col.T: BLAS splits only the output dims between threads, and
-            # (Cg*KH*KW, Og) splits better than (Og, Cg*KH*KW) with the long P dim inside
             if G == 1 and O * Cg * KH * KW <= 1024 and OH > 1:
                 # a tiny weight: BLAS runs (K, P) @ (P, O) with a long P far below speed, so
                 # multiply per output row (a batched matmul over OH) and sum: 2-3x faster
@@ -114,6 +112,8 @@ class Conv2d(Function):
                 g3 = g2[0].reshape(O, OH, OW * N).transpose(1, 2, 0)
                 gw = xp.matmul(c3, g3).sum(axis=0)[None]
             else:
+                # col @ g.T, not g @ col.T: BLAS splits only the output dims between threads,
+                # and (Cg*KH*KW, Og) splits better than (Og, Cg*KH*KW) with the long P inside
                 gw = (col[0] @ g2[0].T)[None] if G == 1 else xp.matmul(col, g2.transpose(0, 2, 1))
             gw = xp.ascontiguousarray(gw.transpose(0, 2, 1)).reshape(wshape)
         if need_x:

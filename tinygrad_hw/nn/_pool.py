@@ -6,10 +6,32 @@ A rectangular window reduces separably: first over its KH rows, then over its KW
 step an elementwise max (or sum) of strided views covering every window at once. That is KH + KW
 passes and no window-sized temporary (reducing a (N, C, OH, KH, OW, KW) reshape over its small
 axes is far slower in NumPy). Backward loops over the KH*KW taps, so it needs no scatter-add;
-non-overlapping windows without padding (the common 2x2 case) assign instead of accumulate.
+where windows do not overlap (the common 2x2 case) it assigns instead of accumulating.
 """
 from ._conv import pair, out_size, batch_last, tap
 from ..tensor import Function
+
+
+def _pad(xp, x, ph, pw, fill):
+    """x padded by (ph, pw) with ``fill``, keeping its memory layout (batch-last or NCHW), since
+    elementwise ops that mix layouts are several times slower in NumPy."""
+    if ph == 0 and pw == 0:
+        return x
+    if x.transpose(1, 2, 3, 0).flags.c_contiguous:
+        return batch_last(xp, x, ph, pw, fill)
+    N, C, H, W = x.shape
+    buf = xp.full((N, C, H + 2 * ph, W + 2 * pw), fill, dtype=x.dtype)
+    buf[:, :, ph:ph + H, pw:pw + W] = x
+    return buf
+
+
+def _like(xp, g, ref):
+    """g in the memory layout of ref (one copy when they differ)."""
+    if g.strides == ref.strides:
+        return g
+    out = xp.empty_like(ref)
+    out[...] = g
+    return out
 
 
 def _reduce_windows(ufunc, xpad, KH, KW, OH, OW, stride, dilation):
@@ -34,7 +56,7 @@ class MaxPool2d(Function):
         OH = out_size(H, KH, stride[0], ph, dilation[0])
         OW = out_size(W, KW, stride[1], pw, dilation[1])
         self.disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
-        xpad = batch_last(xp, x, ph, pw, fill=-xp.inf) if ph or pw else x
+        xpad = _pad(xp, x, ph, pw, -xp.inf)
         out = _reduce_windows(xp.maximum, xpad, KH, KW, OH, OW, stride, dilation)
         if self.needs_input_grad[0]:
             self.xpad, self.out = xpad, out
@@ -45,6 +67,7 @@ class MaxPool2d(Function):
         xp = self.xp
         (N, C, H, W), (KH, KW), stride, (ph, pw), dilation, OH, OW = self.geom
         xpad, out = self.xpad, self.out
+        g = _like(xp, g, out)
         gx = xp.zeros_like(xpad, dtype=g.dtype)     # same memory layout as the input
         taken = xp.zeros(out.shape, dtype=bool)
         # taps in row-major order; only the first tap equal to the max of its window gets the gradient
@@ -64,24 +87,24 @@ class MaxPool2d(Function):
 
 
 class AvgPool2d(Function):
-    def forward(self, x, kernel, stride, padding, divisor):
+    def forward(self, x, kernel, stride, padding, scale):
+        """``scale``: 1/divisor, a float or an (OH, OW) array (count_include_pad=False)."""
         xp = self.xp
         (KH, KW), (ph, pw) = kernel, padding
         N, C, H, W = x.shape
         OH, OW = out_size(H, KH, stride[0], ph, 1), out_size(W, KW, stride[1], pw, 1)
         self.tiled = stride == kernel and padding == (0, 0)
-        xpad = batch_last(xp, x, ph, pw) if ph or pw else x
+        xpad = _pad(xp, x, ph, pw, 0)
         out = _reduce_windows(xp.add, xpad, KH, KW, OH, OW, stride, (1, 1))
-        out *= (1.0 / divisor) if isinstance(divisor, (int, float)) else divisor
-        self.divisor = divisor
+        out *= scale
+        self.scale = scale
         self.geom = (x.shape, kernel, stride, padding, OH, OW, x.dtype)
         return out
 
     def backward(self, g):
         xp = self.xp
         (N, C, H, W), (KH, KW), stride, (ph, pw), OH, OW, dtype = self.geom
-        d = self.divisor
-        gs = g * ((1.0 / d) if isinstance(d, (int, float)) else d)
+        gs = g * self.scale
         if self.tiled:
             spread = xp.broadcast_to(gs[:, :, :, None, :, None], (N, C, OH, KH, OW, KW))
             spread = spread.reshape(N, C, OH * KH, OW * KW)
@@ -179,15 +202,14 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     kernel, stride, padding, _ = _geometry(x, kernel_size, stride, padding, 1, "avg_pool2d")
     H, W = x.shape[-2:]
     if divisor_override is not None:
-        divisor = float(divisor_override)
+        scale = 1.0 / float(divisor_override)
     elif count_include_pad or padding == (0, 0):
-        divisor = float(kernel[0] * kernel[1])
+        scale = 1.0 / (kernel[0] * kernel[1])
     else:
         OH, OW = out_size(H, kernel[0], stride[0], padding[0], 1), out_size(W, kernel[1], stride[1], padding[1], 1)
-        counts = _include_pad_divisor(x.device.xp, H, W, kernel, stride, padding, OH, OW, x.dtype)
-        divisor = 1 / counts
+        scale = 1 / _include_pad_divisor(x.device.xp, H, W, kernel, stride, padding, OH, OW, x.dtype)
     return _batched(lambda t: AvgPool2d.apply(t, kernel=kernel, stride=stride, padding=padding,
-                                              divisor=divisor), x)
+                                              scale=scale), x)
 
 
 def _averaging_matrix(xp, size, out, dtype):

@@ -64,7 +64,8 @@ class BatchNorm(Function):
     """Notation: x (N, C, *S); per-channel statistics over the M = N * prod(S) values of a channel.
 
     Training normalises with the batch mean and biased variance and updates the running arrays in
-    place (the running variance with the unbiased one), as torch does.
+    place (the running variance with the unbiased one), as torch does. Per-channel sums of
+    products go through einsum, which makes no elementwise temporary.
     """
 
     def forward(self, x, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -72,11 +73,13 @@ class BatchNorm(Function):
         C = x.shape[1]
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, C) + (1,) * (x.ndim - 2)
+        dims = "nc" + "hwdlk"[:x.ndim - 2]
+        self.dot = f"{dims},{dims}->c"          # per-channel sum of a * b
         if training:
             mean = x.mean(axis=axes)
             xc = x - mean.reshape(shape)
-            var = (xc * xc).mean(axis=axes)
             m = x.size // C
+            var = xp.einsum(self.dot, xc, xc) / m
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
@@ -87,30 +90,27 @@ class BatchNorm(Function):
             mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
             xc = x - mean.reshape(shape)
         invstd = 1.0 / xp.sqrt(var + eps)
-        xhat = xc
-        xhat *= invstd.reshape(shape)
-        # order="K": keep x's memory layout (a conv's batch-last output stays batch-last)
-        out = xhat * weight.reshape(shape) if weight is not None else xhat.copy(order="K")
+        scale = invstd if weight is None else invstd * weight
+        out = xc * scale.reshape(shape)
         if bias is not None:
             out += bias.reshape(shape)
         if any(self.needs_input_grad):
-            self.saved = (xhat, invstd, weight, training, axes, shape)
+            self.saved = (xc, invstd, scale, training, axes, shape)
         return out
 
     def backward(self, g):
-        xhat, invstd, weight, training, axes, shape = self.saved
+        xc, invstd, scale, training, axes, shape = self.saved
         need_x, need_w, need_b = self.needs_input_grad
         sg = g.sum(axis=axes)
-        sgx = (g * xhat).sum(axis=axes)
+        sgx = self.xp.einsum(self.dot, g, xc) * invstd        # sum of g * xhat per channel
         gx = None
         if need_x:
-            scale = invstd if weight is None else invstd * weight
+            gx = g * scale.reshape(shape)
             if training:
+                # scale * (g - mean(g) - xhat * mean(g * xhat)), with xhat = xc * invstd
                 m = g.size // g.shape[1]
-                gx = g - (sg / m).reshape(shape) - xhat * (sgx / m).reshape(shape)
-                gx *= scale.reshape(shape)
-            else:
-                gx = g * scale.reshape(shape)
+                gx -= xc * (scale * invstd * sgx / m).reshape(shape)
+                gx -= (scale * sg / m).reshape(shape)
         return gx, sgx if need_w else None, sg if need_b else None
 
 
