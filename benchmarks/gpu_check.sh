@@ -52,7 +52,7 @@ print('thw.cuda.is_available()', thw.cuda.is_available())"
 cat "$WORK/env.log" >>"$SUMMARY"
 
 # Every CUDA case has 'cuda' in its test id (the device fixture); -rs lists any that still skip.
-step pytest_cuda 170 python -m pytest tests -q -k cuda -rs -p no:cacheprovider \
+step pytest_cuda 170 python -m pytest tests -q -k cuda -rs --durations=15 -p no:cacheprovider \
     --junitxml="$WORK/pytest_cuda.xml"
 
 # Fast workloads over the full sweep (gives the crossover), then ResNet-20 at larger batches,

@@ -17,6 +17,7 @@ import tinygrad_hw as thw
 from tinygrad_hw import optim
 import tinygrad_hw.nn.functional as F
 from tinygrad_hw.data import MNIST, DataLoader, subset, random_shift, MNIST_MEAN, MNIST_STD
+from models import SoftmaxRegression, MLP, LeNet5, resnet20
 
 MODELS = ("softmax", "mlp", "lenet5", "resnet20")
 # Per-model defaults, chosen as the fewest epochs that clear each model's bar with some margin.
@@ -37,7 +38,6 @@ EVAL_BATCH = 1000
 
 
 def build_model(name, num_classes=10, in_channels=1, input_size=28):
-    from models import SoftmaxRegression, MLP, LeNet5, resnet20
     if name == "softmax":
         return SoftmaxRegression(in_channels * input_size * input_size, num_classes)
     if name == "mlp":
