@@ -162,6 +162,9 @@ def main(argv=None):
         cuda_torch = torch.cuda.is_available()
     cuda_ours = thw.cuda.is_available()
     cells = plan(args, cuda_ours, cuda_torch, use_torch)
+    if not cells:
+        print("error: nothing to measure (no usable device among --devices)", file=sys.stderr)
+        return 2
     os.makedirs(args.out, exist_ok=True)
     results = {"machine": describe(torch_threads=threads if use_torch else None),
                "config": {"quick": args.quick, "workloads": args.workloads, "modes": args.modes,

@@ -70,11 +70,7 @@ def set_blas_threads(n):
     except ImportError:
         raise RuntimeError("setting BLAS threads needs threadpoolctl (pip install threadpoolctl); "
                            "or start Python with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS set") from None
-    global _limits
-    _limits = threadpool_limits(limits=n, user_api="blas")   # kept alive: the limit lasts with it
-
-
-_limits = None
+    threadpool_limits(limits=n, user_api="blas")   # not used as a context: it stays in force
 
 
 def blas_threads():
@@ -125,5 +121,6 @@ def summary_line(info):
     blas = info["blas"]
     gpu = info["gpu"]["name"] if info.get("gpu") else "no GPU"
     return (f"{info['cpu']['cores']} x {info['cpu']['model']} ({info['cpu']['arch']}); "
-            f"BLAS {blas['library']} {blas['version']} (kernel {blas['kernel']}, threads: {blas['threads']}); "
+            f"BLAS {blas['library']} {blas['version']} "
+            f"(kernel {blas['kernel']}, threads: {blas['threads']}); "
             f"torch threads: {info.get('torch_threads')}; GPU: {gpu}")
