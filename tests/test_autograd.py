@@ -286,3 +286,19 @@ def test_dropping_an_unused_graph_frees_it(device):
         y = (x.exp() * x).sum()
     del y
     assert _live(thw.Tensor) <= before
+
+
+def test_leaf_grads_never_share_memory():
+    # Add passes its gradient through to both inputs; the user's gradient array flows through
+    # too: each leaf must own its .grad so that changing one changes nothing else.
+    a = thw.tensor([1.0, 2.0], requires_grad=True)
+    b = thw.tensor([3.0, 4.0], requires_grad=True)
+    user = np.array([1.0, 1.0], dtype=np.float32)
+    (a + b).backward(user)
+    a.grad.data[0] = 5.0
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(user, [1.0, 1.0])
+    w = thw.tensor([[1.0, 2.0]], requires_grad=True)
+    x = thw.tensor([[3.0], [4.0]])
+    (x @ w).sum().backward()     # a fresh array from the op is kept: values still right
+    np.testing.assert_array_equal(w.grad.numpy(), [[7.0, 7.0]])

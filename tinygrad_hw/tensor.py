@@ -141,11 +141,11 @@ def _release(fn):
     fn.released = True
 
 
-def _accumulate_leaf(t, g):
-    """Add ``g`` into a leaf's ``.grad`` (a fresh array the first time, never a shared one)."""
-    xp = t.device.xp
+def _accumulate_leaf(t, g, owned=False):
+    """Add ``g`` into a leaf's ``.grad``. The first time, ``g`` itself is kept when it is
+    ``owned`` (a fresh array nobody else holds), else a copy: a leaf never shares its grad."""
     if t.grad is None:
-        t.grad = Tensor._wrap(xp.array(g, copy=True), t.device)
+        t.grad = Tensor._wrap(g if owned else t.device.xp.array(g, copy=True), t.device)
     else:
         acc = t.grad.data + g
         t.grad.data = np.asarray(acc) if isinstance(acc, np.generic) else acc
@@ -172,7 +172,11 @@ def _run_backward(root_fn, grad, retain_graph):
                 f"{t.data.dtype}{t.data.shape}")
             parent = t._ctx
             if parent is None:
-                _accumulate_leaf(t, gi)
+                # a gradient passed through (the upstream one, a view, or one given to two
+                # inputs) is shared; one the op just computed can be kept without a copy
+                owned = (gi is not g and gi.base is None and not isinstance(gi, np.generic)
+                         and sum(x is gi for x in in_grads) == 1)
+                _accumulate_leaf(t, gi, owned)
             elif parent in grads:
                 grads[parent] = grads[parent] + gi
             else:
