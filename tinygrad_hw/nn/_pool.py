@@ -69,16 +69,20 @@ class MaxPool2d(Function):
         xpad, out = self.xpad, self.out
         g = _like(xp, g, out)
         gx = xp.zeros_like(xpad, dtype=g.dtype)     # same memory layout as the input
-        taken = xp.zeros(out.shape, dtype=bool)
-        # taps in row-major order; only the first tap equal to the max of its window gets the gradient
+        taken = hit = None
+        # taps in row-major order; only the first tap equal to the max of its window gets the
+        # gradient. In-place ufuncs with out= keep every step free of temporaries.
         for i in range(KH):
             for j in range(KW):
                 sl = (slice(None), slice(None)) + tap(i, j, OH, OW, stride, dilation)
-                hit = xpad[sl] == out
-                hit &= ~taken
-                taken |= hit
+                hit = xp.equal(xpad[sl], out, out=hit)
+                if taken is None:
+                    taken = hit.copy()
+                else:
+                    xp.greater(hit, taken, out=hit)       # hit and not yet taken
+                    taken |= hit
                 if self.disjoint:       # each position belongs to one window: write, not add
-                    gx[sl] = g * hit
+                    xp.multiply(g, hit, out=gx[sl])
                 else:
                     gx[sl] += g * hit
         if ph or pw:
