@@ -357,13 +357,7 @@ class Tensor:
     # --- device and dtype ----------------------------------------------------------------------
     def to(self, *args, dtype=None, device=None):
         """``t.to('cuda')``, ``t.to(thw.float64)``, ``t.to('cpu', thw.float32)``; differentiable."""
-        for a in args:
-            if isinstance(a, (str, backend.Device)):
-                device = a
-            elif isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            else:
-                dtype = a
+        device, dtype = parse_to_args(args, device, dtype)
         out = self
         if device is not None:
             dev = backend.device(device)
@@ -698,6 +692,18 @@ class Tensor:
     def log_softmax(self, dim):
         from .nn import functional as F
         return F.log_softmax(self, dim)
+
+
+def parse_to_args(args, device=None, dtype=None):
+    """(device, dtype) from the positional arguments of ``.to()``: a device, a dtype, a Tensor."""
+    for a in args:
+        if isinstance(a, (str, backend.Device)):
+            device = a
+        elif isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        else:
+            dtype = a
+    return device, dtype
 
 
 def _result_dtype(a, b):

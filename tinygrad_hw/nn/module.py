@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, parse_to_args
 
 
 class Parameter(Tensor):
@@ -45,13 +45,7 @@ def _parse_to(args, kwargs):
     device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for a in args:
-        if isinstance(a, (str, backend.Device)):
-            device = a
-        elif isinstance(a, Tensor):
-            device, dtype = a.device, a.dtype
-        else:
-            dtype = a
+    device, dtype = parse_to_args(args, device, dtype)
     if device is not None:
         device = backend.device(device)
     if dtype is not None:
