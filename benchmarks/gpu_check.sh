@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One short GPU session: the CUDA test cases, then GPU-vs-CPU benchmarks, in under 6 minutes.
+# One short run on a GPU machine: the CUDA test cases, then GPU-vs-CPU benchmarks, in under 6 minutes.
 #
 #   PYTHONPATH=. bash benchmarks/gpu_check.sh OUTDIR
 #
