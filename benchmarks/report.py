@@ -154,13 +154,8 @@ def write_plots(rows, out_dir):
                                   [r["images_per_s_max"] - r["images_per_s"] for _, r in pts]],
                             marker="o", capsize=3, label=label,
                             linestyle="-" if key[0] == "ours" else "--")
-            _batch_axis(ax, sorted(by_batch))
-            ax.set_yscale("log")
-            ax.set_xlabel("batch size")
-            ax.set_ylabel("images / s")
-            ax.set_title(f"{w}: {'train step' if mode == 'train' else 'inference'}")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
+            _style(ax, sorted(by_batch), "images / s",
+                   f"{w}: {'train step' if mode == 'train' else 'inference'}")
         fig.tight_layout()
         path = os.path.join(out_dir, f"throughput_{w}.png")
         fig.savefig(path, dpi=100)
@@ -171,11 +166,18 @@ def write_plots(rows, out_dir):
     return paths
 
 
-def _batch_axis(ax, batches):
+def _style(ax, batches, ylabel, title):
+    """Log-log axes over the batch sizes (ticks at the sizes themselves), labels, grid, legend."""
     ax.set_xscale("log", base=2)
     ax.set_xticks(batches)
     ax.set_xticklabels([str(b) for b in batches])
     ax.minorticks_off()
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def _speedup_plot(idx, workloads, out_dir, plt):
@@ -193,13 +195,8 @@ def _speedup_plot(idx, workloads, out_dir, plt):
                     ax.plot([b for b, _ in pts], [s for _, s in pts], marker="o", color=f"C{i}",
                             linestyle="-" if fw == "ours" else "--", label=f"{w} ({fw})")
         ax.axhline(1.0, color="k", linewidth=0.8)
-        _batch_axis(ax, batches)
-        ax.set_yscale("log")
-        ax.set_xlabel("batch size")
-        ax.set_ylabel("GPU / CPU throughput")
-        ax.set_title(f"GPU speed-up, {'train step' if mode == 'train' else 'inference'} (> 1: GPU faster)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _style(ax, batches, "GPU / CPU throughput",
+               f"GPU speed-up, {'train step' if mode == 'train' else 'inference'} (> 1: GPU faster)")
     fig.tight_layout()
     path = os.path.join(out_dir, "speedup_gpu_over_cpu.png")
     fig.savefig(path, dpi=100)
