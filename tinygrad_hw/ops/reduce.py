@@ -25,6 +25,12 @@ def _count(shape, axis):
     return n
 
 
+def _acc(a):
+    """Accumulate variances of half/single floats in float64, as torch does on the CPU: squares of
+    tiny float32 values would otherwise underflow to a spread of exactly 0."""
+    return "float64" if a.dtype.kind == "f" and a.dtype.itemsize < 8 else None
+
+
 class Sum(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
@@ -47,7 +53,7 @@ class Mean(Function):
 class Var(Function):
     def forward(self, a, axis=None, keepdims=False, ddof=1):
         self.a, self.axis, self.keepdims, self.ddof = a, axis, keepdims, ddof
-        return self.xp.asarray(a.var(axis=axis, ddof=ddof, keepdims=keepdims))
+        return self.xp.asarray(a.var(axis=axis, ddof=ddof, keepdims=keepdims, dtype=_acc(a)), dtype=a.dtype)
 
     def backward(self, g):
         a = self.a
@@ -62,7 +68,8 @@ class Std(Function):
 
     def forward(self, a, axis=None, keepdims=False, ddof=1):
         self.a, self.axis, self.keepdims, self.ddof = a, axis, keepdims, ddof
-        self.out = self.xp.asarray(a.std(axis=axis, ddof=ddof, keepdims=keepdims))
+        self.out = self.xp.asarray(a.std(axis=axis, ddof=ddof, keepdims=keepdims, dtype=_acc(a)),
+                                   dtype=a.dtype)
         return self.out
 
     def backward(self, g):
