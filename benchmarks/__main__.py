@@ -48,6 +48,9 @@ def parse_args(argv=None):
                    help="run the overhead benchmark (default: on, off with --quick)")
     p.add_argument("--include-memory", action=argparse.BooleanOptionalAction, default=None,
                    help="run the memory benchmark (default: on, off with --quick)")
+    p.add_argument("--keep-host-memory", action=argparse.BooleanOptionalAction, default=True,
+                   help="have glibc's malloc keep freed memory, for both frameworks (default: on; "
+                        "off measures page faults of fresh allocations too, which vary run to run)")
     return p.parse_args(argv)
 
 
@@ -152,6 +155,8 @@ def main(argv=None):
     from tqdm import tqdm
 
     use_torch = not args.no_torch and _torch_available()
+    # process-wide, so ours and torch run under the same allocator
+    kept = thw.keep_host_memory() if args.keep_host_memory else False
     if args.threads is not None:
         set_blas_threads(args.threads)
     threads = blas_threads()
@@ -166,7 +171,7 @@ def main(argv=None):
         print("error: nothing to measure (no usable device among --devices)", file=sys.stderr)
         return 2
     os.makedirs(args.out, exist_ok=True)
-    results = {"machine": describe(torch_threads=threads if use_torch else None),
+    results = {"machine": describe(torch_threads=threads if use_torch else None, kept_memory=kept),
                "config": {"quick": args.quick, "workloads": args.workloads, "modes": args.modes,
                           "devices": sorted({c[1] for c in cells}), "torch": use_torch,
                           "data": "synthetic, resident on the device",

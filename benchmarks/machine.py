@@ -100,14 +100,16 @@ def gpu_info():
             "driver": cupy.cuda.runtime.driverGetVersion()}
 
 
-def describe(torch_threads=None):
-    """A JSON-ready description of this machine and software."""
+def describe(torch_threads=None, kept_memory=False):
+    """A JSON-ready description of this machine and software; ``kept_memory``: whether malloc was
+    told to keep freed memory (``thw.keep_host_memory``)."""
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "cpu": {"model": cpu_model(), "arch": platform.machine(), "cores": cpu_count()},
         "blas": blas_info(),
         "torch_threads": torch_threads,
+        "malloc": "keeps freed memory" if kept_memory else "default",
         "gpu": gpu_info(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
                      "cupy": _version("cupy"),
@@ -123,4 +125,5 @@ def summary_line(info):
     return (f"{info['cpu']['cores']} x {info['cpu']['model']} ({info['cpu']['arch']}); "
             f"BLAS {blas['library']} {blas['version']} "
             f"(kernel {blas['kernel']}, threads: {blas['threads']}); "
-            f"torch threads: {info.get('torch_threads')}; GPU: {gpu}")
+            f"torch threads: {info.get('torch_threads')}; malloc: {info.get('malloc', 'default')}; "
+            f"GPU: {gpu}")

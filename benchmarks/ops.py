@@ -18,6 +18,8 @@ import numpy as np
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
 
+from .timing import settle
+
 try:
     import torch
 except ImportError:       # torch is only the peer column
@@ -44,6 +46,9 @@ def _interleaved(fns, reps):
     times = [[] for _ in fns]
     for _ in range(reps):
         for k, f in enumerate(fns):
+            if len(fns) > 1:
+                settle()
+                f()         # wakes this framework's threads and warms the caches, untimed
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)

@@ -57,6 +57,17 @@ class TorchCudaTimer:
         return start.elapsed_time(end) / 1e3
 
 
+# After a parallel region the worker threads of OpenBLAS (NumPy) and of OpenMP (torch) keep
+# spinning for up to about 0.1 s. Timed right after the other framework, a step would share the
+# cores with them: that slowed torch's LeNet-5 and MLP steps by up to 3x in interleaved runs.
+SETTLE_S = 0.2
+
+
+def settle():
+    """Idle until the other framework's CPU worker threads have gone to sleep."""
+    time.sleep(SETTLE_S)
+
+
 def timer_for(framework, device):
     """The timer for ('ours' | 'torch', 'cpu' | 'cuda')."""
     if device == "cpu":

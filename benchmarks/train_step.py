@@ -10,7 +10,7 @@ is images per second; we keep the median and the min/max over repetitions.
 import math
 import statistics
 
-from .timing import timer_for
+from .timing import settle, timer_for
 from .workloads import make_step
 
 
@@ -37,6 +37,9 @@ def measure_cell(workload, mode, batch_size, device, frameworks, repeats=5, warm
     for r in range(repeats):
         order = frameworks if r % 2 == 0 else frameworks[::-1]
         for fw in order:
+            if device == "cpu":
+                settle()
+                steps[fw]()     # wakes this framework's threads and warms the caches, untimed
             seconds = timers[fw].time(steps[fw], inner[fw])
             samples[fw].append(batch_size * inner[fw] / seconds)
     rows = []

@@ -10,7 +10,7 @@
 import numpy as _np
 
 from .tensor import Tensor, Function, no_grad, enable_grad, is_grad_enabled
-from .backend import Device, manual_seed, synchronize, get_rng_state, set_rng_state
+from .backend import Device, manual_seed, synchronize, get_rng_state, set_rng_state, keep_host_memory
 from .backend import device
 from .creation import (tensor, from_numpy, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
                        randint, randperm, zeros_like, ones_like, empty_like, full_like, rand_like,

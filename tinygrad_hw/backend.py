@@ -175,6 +175,30 @@ def as_strided(array, shape, strides):
     return _cupy.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
 
 
+# --- host memory ----------------------------------------------------------------------------
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4      # mallopt parameters, from glibc's malloc.h
+
+
+def keep_host_memory():
+    """Have glibc's malloc keep freed memory for reuse instead of returning it to the system.
+
+    A training step allocates and frees the same large arrays every time. By default glibc
+    serves large blocks with mmap and unmaps them on free (and trims the heap top), so each step
+    touches fresh pages that the kernel must fault in and zero: a LeNet-5 step at batch 128 took
+    3,400 page faults and about 5 ms of system time, a third of the step. With every block served
+    from the heap and the heap never trimmed, the pages stay mapped and are reused.
+
+    Process-wide (every library in the process allocates through the same malloc, torch included)
+    and Linux/glibc only. The process keeps its peak heap until it exits. Returns True when applied.
+    """
+    import ctypes
+    import platform
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
 # --- random numbers: one generator per device, all reseeded by manual_seed ---------------------
 _rngs = {}
 _seed = None

@@ -77,7 +77,7 @@ class MaxPool2d(Function):
                 sl = (slice(None), slice(None)) + tap(i, j, OH, OW, stride, dilation)
                 hit = xp.equal(xpad[sl], out, out=hit)
                 if taken is None:
-                    taken = hit.copy()
+                    taken = hit.copy(order="K")
                 else:
                     xp.greater(hit, taken, out=hit)       # hit and not yet taken
                     taken |= hit

@@ -41,7 +41,7 @@ class SGD(Optimizer):
                     else:
                         b = buf.data
                         b *= momentum
-                        b += (1 - dampening) * g
+                        b += g if dampening == 0 else (1 - dampening) * g
                     g = g + momentum * buf.data if group["nesterov"] else buf.data
                 p.data -= lr * g
         return loss
