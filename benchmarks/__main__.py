@@ -15,13 +15,15 @@ import traceback
 
 from . import report
 from .machine import blas_threads, describe, set_blas_threads
+from .timing import SETTLE_S
 from .train_step import crossover, measure_cell
 from .workloads import WORKLOADS
 
-FULL = dict(batch_sizes=[1, 16, 64, 128, 256], repeats=5, warmup=2, min_rep_s=0.2, max_cell_s=60.0)
-QUICK = dict(batch_sizes=[1, 16], repeats=2, warmup=1, min_rep_s=0.02, max_cell_s=None)
-QUICK_RESNET = dict(batch_sizes=[16], repeats=1, warmup=1, min_rep_s=0.0, max_cell_s=None)
-TIMING_KEYS = ("repeats", "warmup", "min_rep_s", "max_cell_s")
+FULL = dict(batch_sizes=[1, 16, 64, 128, 256], repeats=5, warmup=2, min_rep_s=0.2, max_cell_s=60.0,
+            settle_s=SETTLE_S)
+QUICK = dict(batch_sizes=[1, 16], repeats=2, warmup=1, min_rep_s=0.02, max_cell_s=None, settle_s=0.0)
+QUICK_RESNET = dict(batch_sizes=[16], repeats=1, warmup=1, min_rep_s=0.0, max_cell_s=None, settle_s=0.0)
+TIMING_KEYS = ("repeats", "warmup", "min_rep_s", "max_cell_s", "settle_s")
 
 
 def parse_args(argv=None):
@@ -40,6 +42,9 @@ def parse_args(argv=None):
                    help="seconds one repetition should last (sets steps per repetition)")
     p.add_argument("--max-cell-s", type=float, default=None,
                    help="fewer repetitions (at least 3) for cells slower than this in total")
+    p.add_argument("--settle-s", type=float, default=None,
+                   help=f"idle seconds before each CPU repetition, so the other framework's worker "
+                        f"threads stop spinning (default: {SETTLE_S}; 0 with --quick)")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads for NumPy (needs threadpoolctl) and torch; default: BLAS's own")
     p.add_argument("--include-ops", action=argparse.BooleanOptionalAction, default=None,

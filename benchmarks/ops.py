@@ -18,7 +18,7 @@ import numpy as np
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
 
-from .timing import settle
+from .timing import SETTLE_S, settle
 
 try:
     import torch
@@ -39,15 +39,16 @@ CONVS = [
 ]
 
 
-def _interleaved(fns, reps):
-    """(median, min) seconds of each function, running them in turn so drift hits all alike."""
+def _interleaved(fns, reps, settle_s=0.0):
+    """(median, min) seconds of each function, running them in turn so drift hits all alike. With
+    ``settle_s`` each timed call follows a pause and an untimed call (see ``timing.settle``)."""
     for f in fns:
         f()
     times = [[] for _ in fns]
     for _ in range(reps):
         for k, f in enumerate(fns):
-            if len(fns) > 1:
-                settle()
+            if settle_s > 0:
+                settle(settle_s)
                 f()         # wakes this framework's threads and warms the caches, untimed
             t0 = time.perf_counter()
             f()
@@ -117,7 +118,7 @@ def _wanted(name, only):
     return only is None or any(o in name for o in only)
 
 
-def _conv_cases(reps, only):
+def _conv_cases(reps, only, settle_s):
     rows = []
     for name, N, C, O, H, k, s, p, need_x in CONVS:
         if not _wanted(name, only):
@@ -132,7 +133,7 @@ def _conv_cases(reps, only):
             torch and (lambda x, w, b: torch.nn.functional.conv2d(x, w, b, stride=s, padding=p)))
         OH = (H + 2 * p - k) // s + 1
         flops = 2 * N * O * C * k * k * OH * OH * (3 if need_x else 2)
-        t = _interleaved([ours] + ([theirs] if theirs else []), reps)
+        t = _interleaved([ours] + ([theirs] if theirs else []), reps, settle_s if theirs else 0.0)
         gemm = _gemm_seconds(N, C, O, H, k, s, p, need_x, reps)
         rows.append(_timing(dict(op="conv2d", case=name, shape=f"{N}x{C}x{H}x{H} -> {O}x{OH}x{OH}",
                                  gflops=flops / t[0][0] / 1e9, gemm_gflops=flops / gemm / 1e9,
@@ -140,7 +141,7 @@ def _conv_cases(reps, only):
     return rows
 
 
-def _other_cases(reps, only):
+def _other_cases(reps, only, settle_s):
     rng = np.random.default_rng(0)
     cases = []
     x = rng.standard_normal((64, 6, 24, 24), dtype=np.float32)
@@ -171,7 +172,7 @@ def _other_cases(reps, only):
         if not _wanted(f"{op} {name}", only):
             continue
         ours, theirs = _ours_and_torch(arrays, grads, fo, torch and ft)
-        t = _interleaved([ours] + ([theirs] if theirs else []), reps)
+        t = _interleaved([ours] + ([theirs] if theirs else []), reps, settle_s if theirs else 0.0)
         rows.append(_timing(dict(op=op, case=name, shape="x".join(map(str, arrays[0].shape)), gflops=None,
                                  gemm_gflops=None, im2col_mib=None), t))
     return rows
@@ -185,8 +186,9 @@ def run(quick=False, only=None):
     rows = [dict(op="numpy matmul", case=f"{n}x{n} float32", shape=f"{n}x{n}", ms=None, ms_min=None,
                  torch_ms=None, torch_ms_min=None, gflops=square_matmul_gflops(n, reps), gemm_gflops=None,
                  im2col_mib=None)]
-    rows += _conv_cases(reps, only)
-    rows += _other_cases(reps, only)
+    settle_s = 0.0 if quick else SETTLE_S    # see benchmarks.timing.settle
+    rows += _conv_cases(reps, only, settle_s)
+    rows += _other_cases(reps, only, settle_s)
     for r in rows:
         r["speed_vs_torch"] = r["torch_ms"] / r["ms"] if r["torch_ms"] and r["ms"] else None
         r["speed_vs_torch_min"] = r["torch_ms_min"] / r["ms_min"] if r["torch_ms_min"] and r["ms_min"] else None

@@ -205,16 +205,17 @@ def _speedup_plot(idx, workloads, out_dir, plt):
 
 
 def main(argv=None):
-    import sys
-    argv = sys.argv[1:] if argv is None else list(argv)
-    compact = "--compact" in argv
-    argv = [a for a in argv if a != "--compact"]
-    if len(argv) != 1:
-        sys.exit("usage: python -m benchmarks.report RESULTS_JSON [--compact]")
-    with open(argv[0]) as f:
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m benchmarks.report",
+                                description="Print the throughput tables of a past run.")
+    p.add_argument("results_json", help="the results.json a run of python -m benchmarks wrote")
+    p.add_argument("--compact", action="store_true",
+                   help="one table per workload and device, train and inference side by side")
+    args = p.parse_args(argv)
+    with open(args.results_json) as f:
         results = json.load(f)
     print(f"machine: {summary_line(results['machine'])}\n")
-    if compact:
+    if args.compact:
         print(compact_tables(results["throughput"]))
     else:
         print(throughput_tables(results["throughput"], results.get("crossover")))

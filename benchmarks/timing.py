@@ -63,9 +63,9 @@ class TorchCudaTimer:
 SETTLE_S = 0.2
 
 
-def settle():
+def settle(seconds=SETTLE_S):
     """Idle until the other framework's CPU worker threads have gone to sleep."""
-    time.sleep(SETTLE_S)
+    time.sleep(seconds)
 
 
 def timer_for(framework, device):

@@ -5,12 +5,14 @@ alternating repetitions (ours, torch, torch, ours, ...) so that drift of the mac
 neighbours, thermal) hits both alike. Each repetition times ``inner`` back-to-back steps, with
 ``inner`` chosen from the warm-up so a repetition lasts about ``min_rep_s``; cells whose
 repetitions would together exceed ``max_cell_s`` get fewer of them (never under 3). Throughput
-is images per second; we keep the median and the min/max over repetitions.
+is images per second; we keep the median and the min/max over repetitions. On the CPU each
+repetition starts after an idle pause (``settle_s``) and one untimed step, so that the worker
+threads the other framework left spinning do not share its cores.
 """
 import math
 import statistics
 
-from .timing import settle, timer_for
+from .timing import SETTLE_S, settle, timer_for
 from .workloads import make_step
 
 
@@ -23,7 +25,7 @@ def _calibrate(fn, timer, warmup, min_rep_s, max_inner):
 
 
 def measure_cell(workload, mode, batch_size, device, frameworks, repeats=5, warmup=2,
-                 min_rep_s=0.2, max_cell_s=None, max_inner=1000):
+                 min_rep_s=0.2, max_cell_s=None, settle_s=SETTLE_S, max_inner=1000):
     """Time one cell for each framework in ``frameworks``; return one result dict per framework."""
     steps, timers, inner, first = {}, {}, {}, {}
     for fw in frameworks:
@@ -37,8 +39,8 @@ def measure_cell(workload, mode, batch_size, device, frameworks, repeats=5, warm
     for r in range(repeats):
         order = frameworks if r % 2 == 0 else frameworks[::-1]
         for fw in order:
-            if device == "cpu":
-                settle()
+            if device == "cpu" and settle_s > 0:
+                settle(settle_s)
                 steps[fw]()     # wakes this framework's threads and warms the caches, untimed
             seconds = timers[fw].time(steps[fw], inner[fw])
             samples[fw].append(batch_size * inner[fw] / seconds)
