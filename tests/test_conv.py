@@ -77,6 +77,22 @@ def test_conv2d_weight_gradient_paths(device, xshape, wshape, kwargs):
             torch_fn=TF.conv2d, device=device, **kwargs)
 
 
+@pytest.mark.parametrize("xshape, wshape, kwargs", [
+    # stride 1 with Og <= Cg: the input gradient as a convolution of the padded output gradient
+    ((2, 6, 7, 6), (6, 6, 3, 3), dict(padding=1)),
+    ((2, 6, 8, 7), (4, 3, 3, 2), dict(groups=2, padding=(2, 0), dilation=(2, 1))),
+    ((3, 4, 6, 6), (2, 4, 5, 5), {}),
+    # col2im: more output than input channels, padding beyond the kernel, stride 2
+    ((2, 3, 6, 6), (5, 3, 3, 3), dict(padding=1)),
+    ((2, 4, 5, 5), (4, 4, 2, 2), dict(padding=2)),
+    ((2, 4, 7, 7), (4, 4, 3, 3), dict(stride=2, padding=1)),
+])
+def test_conv2d_input_gradient_paths(device, xshape, wshape, kwargs):
+    rng = np.random.default_rng(8)
+    compare(F.conv2d, [rng.standard_normal(xshape), rng.standard_normal(wshape)], torch_fn=TF.conv2d,
+            device=device, **kwargs)
+
+
 def test_conv2d_chain_in_batch_last_layout(device):
     """conv2d's output (a batch-last view) feeds a second conv, a 1x1 conv and a flatten."""
     rng = np.random.default_rng(2)
