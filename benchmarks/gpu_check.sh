@@ -58,10 +58,10 @@ step pytest_cuda 170 python -m pytest tests -q -k cuda -rs --durations=15 -p no:
 # Fast workloads over the full sweep (gives the crossover), then ResNet-20 at larger batches,
 # GPU first. A benchmark stopped by its timeout still writes what it measured.
 step bench_small 80 python -m benchmarks --workloads mlp lenet5 --devices cpu cuda \
-    --batch-sizes 1 16 64 256 --repeats 3 --warmup 2 --min-rep-s 0.05 \
+    --batch-sizes 1 16 64 256 --repeats 3 --warmup 2 --min-rep-s 0.05 --settle-s 0.1 \
     --no-include-ops --no-include-memory --include-overhead --out "$WORK/bench_small"
 step bench_resnet20 70 python -m benchmarks --workloads resnet20 --devices cuda cpu \
-    --batch-sizes 16 64 256 --repeats 2 --warmup 1 --min-rep-s 0.0 \
+    --batch-sizes 16 64 256 --repeats 2 --warmup 1 --min-rep-s 0.0 --settle-s 0.1 \
     --no-include-ops --no-include-memory --no-include-overhead --out "$WORK/bench_resnet20"
 if [[ -f benchmarks/ops.py ]]; then
     step bench_ops 40 python -m benchmarks.ops --quick
