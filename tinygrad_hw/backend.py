@@ -185,8 +185,8 @@ def keep_host_memory():
     A training step allocates and frees the same large arrays every time. By default glibc
     serves large blocks with mmap and unmaps them on free (and trims the heap top), so each step
     touches fresh pages that the kernel must fault in and zero: a LeNet-5 train step at batch 128
-    took 2,400 page faults and 11.6 ms, against none and 7.1 ms with this call. With every block served
-    from the heap and the heap never trimmed, the pages stay mapped and are reused.
+    took 2,400 page faults and 11.6 ms, against none and 7.1 ms with this call. With every block
+    served from the heap and the heap never trimmed, the pages stay mapped and are reused.
 
     Process-wide (every library in the process allocates through the same malloc, torch included)
     and Linux/glibc only. The process keeps its peak heap until it exits. Returns True when applied.

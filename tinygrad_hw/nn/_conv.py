@@ -139,8 +139,8 @@ class Conv2d(Function):
             gw = xp.ascontiguousarray(gw.transpose(0, 2, 1)).reshape(wshape)
         if need_x and stride == (1, 1) and 1 < KH * KW and O // G <= Cg and \
                 ph <= dilation[0] * (KH - 1) and pw <= dilation[1] * (KW - 1):
-            gb_last = g2.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)
-            gx = input_grad_by_columns(xp, gb_last, self.wm.reshape(wshape), H, W, (ph, pw), dilation, G)
+            g_last = g2.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)     # batch-last, no copy
+            gx = input_grad_by_columns(xp, g_last, self.wm.reshape(wshape), H, W, (ph, pw), dilation, G)
         elif need_x:
             # the columns' gradient, then col2im: accumulate each of the KH*KW taps into place
             wm = self.wm
