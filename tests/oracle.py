@@ -36,7 +36,7 @@ def to_torch(array, requires_grad=None):
 
 
 def _host(x):
-    return backend.to_host(x.data) if isinstance(x, thw.Tensor) else x.detach().numpy()
+    return backend.to_host(x._data) if isinstance(x, thw.Tensor) else x.detach().numpy()
 
 
 def compare(fn, arrays, torch_fn=None, *, device="cpu", grad=True, rtol=None, atol=None,

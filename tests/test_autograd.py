@@ -28,7 +28,7 @@ def test_grad_is_not_aliased_to_a_graph_array(device):
     x = thw.tensor([1.0, 2.0], device=device, requires_grad=True)
     g = thw.tensor([1.0, 1.0], device=device)
     x.backward(g)
-    g.data[0] = 50.0
+    g._data[0] = 50.0
     assert x.grad.tolist() == [1.0, 1.0]
 
 
@@ -215,7 +215,7 @@ def test_saved_arrays_released_after_backward():
     x = thw.tensor([0.5, 1.5], requires_grad=True)
     y = x.exp()                          # Exp saves its output array
     z = y.tanh()
-    ref_y, ref_z = weakref.ref(y.data), weakref.ref(z.data)
+    ref_y, ref_z = weakref.ref(y._data), weakref.ref(z._data)
     loss = (z * 2).sum()
     del y, z
     gc.collect()
@@ -228,7 +228,7 @@ def test_saved_arrays_released_after_backward():
 def test_retained_graph_keeps_saved_arrays():
     x = thw.tensor([0.5, 1.5], requires_grad=True)
     y = x.exp()
-    ref = weakref.ref(y.data)
+    ref = weakref.ref(y._data)
     loss = y.sum()
     del y
     loss.backward(retain_graph=True)
@@ -262,7 +262,7 @@ def test_memory_is_flat_over_1000_training_steps():
         loss.backward()
         with thw.no_grad():
             for p in params:
-                p.data = (p - 0.05 * p.grad).data
+                p._data = (p - 0.05 * p.grad)._data
                 p.grad = None
         return loss.item()
 
@@ -295,7 +295,7 @@ def test_leaf_grads_never_share_memory():
     b = thw.tensor([3.0, 4.0], requires_grad=True)
     user = np.array([1.0, 1.0], dtype=np.float32)
     (a + b).backward(user)
-    a.grad.data[0] = 5.0
+    a.grad._data[0] = 5.0
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
     np.testing.assert_array_equal(user, [1.0, 1.0])
     w = thw.tensor([[1.0, 2.0]], requires_grad=True)

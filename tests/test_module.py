@@ -115,14 +115,14 @@ def test_load_state_dict_accepts_tensors_copies_in_place_and_keeps_identity():
     for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
     # copied, not aliased
-    src.fc.weight.data[...] = 0
+    src.fc.weight._data[...] = 0
     assert np.any(dst.fc.weight.numpy() != 0)
 
 
 def test_state_dict_shares_memory_and_detaches():
     net = nn.Linear(3, 2)
     sd = net.state_dict()
-    assert not sd["weight"].requires_grad and sd["weight"].data is net.weight.data
+    assert not sd["weight"].requires_grad and sd["weight"]._data is net.weight._data
     assert net.state_dict(keep_vars=True)["weight"] is net.weight
 
 
@@ -211,7 +211,7 @@ def test_parameter_is_a_tensor_and_gets_gradients():
     assert not nn.Parameter(thw.zeros(2), requires_grad=False).requires_grad
     assert repr(p).startswith("Parameter containing:\n")
     arr = np.ones(3, np.float64)
-    assert nn.Parameter(arr).data is arr              # shares memory, keeps dtype
+    assert nn.Parameter(arr)._data is arr              # shares memory, keeps dtype
     with pytest.raises(RuntimeError, match="floating point"):
         nn.Parameter(thw.tensor([1, 2]))
 

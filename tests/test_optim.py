@@ -102,10 +102,10 @@ def test_float32_stays_float32_and_grad_is_not_modified(make):
     for g in grads[:3]:
         for p, gi in zip(params, g):
             p.grad = thw.tensor(gi)
-        held = [(p.grad, p.grad.data, p.grad.numpy()) for p in params]
+        held = [(p.grad, p.grad._data, p.grad.numpy()) for p in params]
         opt.step()
         for p, (grad, arr, values) in zip(params, held):
-            assert p.grad is grad and p.grad.data is arr
+            assert p.grad is grad and p.grad._data is arr
             np.testing.assert_array_equal(arr, values)
             assert p.dtype == np.float32
     for s in opt.state.values():

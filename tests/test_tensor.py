@@ -28,7 +28,7 @@ def test_tensor_copies_its_input(device):
     a[0] = 10.0
     assert t.tolist() == [0.0, 1.0, 2.0]
     u = thw.tensor(t)
-    t.data[1] = -1.0
+    t._data[1] = -1.0
     assert u.tolist() == [0.0, 1.0, 2.0]
 
 
@@ -38,7 +38,7 @@ def test_from_numpy_shares_memory():
     assert t.dtype == thw.int32 and t.device == "cpu"
     a[0] = 7
     assert t.tolist() == [7, 1, 2, 3]
-    t.data[1] = 9
+    t._data[1] = 9
     assert a[1] == 9
     with pytest.raises(TypeError, match="numpy.ndarray"):
         thw.from_numpy([1, 2])
@@ -127,7 +127,7 @@ def test_attributes(device):
     assert x.shape == (1, 3) and x.ndim == 2 and x.dtype == thw.float32
     assert x.device == thw.device(device) and x.device == device and str(x.device).startswith(device)
     assert x.requires_grad and x.is_leaf and x.grad is None
-    assert isinstance(x.data, x.device.xp.ndarray)
+    assert isinstance(x._data, x.device.xp.ndarray)
     assert x.numel() == 3 and x.size() == (1, 3) and x.size(1) == 3 and len(x) == 1 and x.dim() == 2
     y = x * 2
     assert not y.is_leaf and y.requires_grad
@@ -190,7 +190,7 @@ def test_detach_and_requires_grad_(device):
     y = x * 2
     d = y.detach()
     assert d.is_leaf and not d.requires_grad and d.tolist() == [2.0, 4.0]
-    d.data[0] = 5.0                       # shares memory, like torch
+    d._data[0] = 5.0                       # shares memory, like torch
     assert y.tolist() == [5.0, 4.0]
     w = thw.tensor([1.0], device=device)
     assert w.requires_grad_() is w and w.requires_grad
@@ -301,5 +301,5 @@ def test_deepcopy_keeps_values_and_interned_device():
     c = copy.deepcopy(t)
     assert c is not t and c.device is t.device
     np.testing.assert_array_equal(c.numpy(), [[1.0, 2.0], [3.0, 4.0]])
-    c.data[0, 0] = 9.0
+    c._data[0, 0] = 9.0
     assert t.numpy()[0, 0] == 1.0

@@ -25,8 +25,8 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
     """
     dev = backend.device(device)
     t = Tensor(data, dtype=dtype, device=dev)
-    if t.data is data or (isinstance(data, Tensor) and t.data is data.data):
-        t.data = t.data.copy()
+    if t._data is data or (isinstance(data, Tensor) and t._data is data._data):
+        t._data = t._data.copy()
     return t.requires_grad_(True) if requires_grad else t
 
 

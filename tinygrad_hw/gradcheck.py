@@ -33,22 +33,22 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     for t in wrt:
         t.grad = None
     out.backward(v_dev)
-    analytic = [backend.to_host(t.grad.data) if t.grad is not None else np.zeros(t.shape) for t in wrt]
+    analytic = [backend.to_host(t.grad._data) if t.grad is not None else np.zeros(t.shape) for t in wrt]
     for t, g in zip(wrt, saved):
         t.grad = g
 
     def objective():
         with no_grad():
-            return float((backend.to_host(fn(*inputs).data) * v).sum())
+            return float((backend.to_host(fn(*inputs)._data) * v).sum())
 
     for k, (t, ana) in enumerate(zip(wrt, analytic)):
         numeric = np.zeros(t.shape)
         num_flat = numeric.reshape(-1)
-        original = t.data
+        original = t._data
         # perturb a C-contiguous copy through a flat view (reshape of a strided array would copy)
-        t.data = t.device.xp.array(original, order="C", copy=True)
+        t._data = t.device.xp.array(original, order="C", copy=True)
         try:
-            flat = t.data.reshape(-1)
+            flat = t._data.reshape(-1)
             for i in range(flat.size):
                 orig = flat[i].item()
                 flat[i] = orig + eps
@@ -58,7 +58,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                 flat[i] = orig
                 num_flat[i] = (plus - minus) / (2 * eps)
         finally:
-            t.data = original
+            t._data = original
         err = np.abs(ana - numeric) - (atol + rtol * np.abs(numeric))
         if err.size and err.max() > 0:
             worst = np.unravel_index(int(err.argmax()), err.shape)

@@ -56,7 +56,7 @@ class _Encoder:
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else {_TAG: "float", "value": repr(obj)}
         if isinstance(obj, Tensor):
-            return self.array(obj.data, "tensor", where)
+            return self.array(obj._data, "tensor", where)
         if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
             return self.array(obj, "ndarray", where)
         if isinstance(obj, (dict, list, tuple)):

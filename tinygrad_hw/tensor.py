@@ -99,7 +99,7 @@ class Function:
                 elif a.device is not dev:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on one device, "
                                        f"got {dev} and {a.device}")
-                arrays.append(a.data)
+                arrays.append(a._data)
                 if a.requires_grad:
                     record = True
                     needs.append(True)
@@ -116,21 +116,12 @@ class Function:
         record = record and _GradMode.enabled
         fn.xp = dev.xp
         fn.needs_input_grad = needs if record else (False,) * len(args)
-        out = fn.forward(*arrays, **kwargs)
-        if not out.ndim and isinstance(out, np.generic):   # NumPy gives scalars for 0-d results
-            out = np.asarray(out)
-        t = Tensor.__new__(Tensor)
-        t.data = out
-        t.device = dev
-        t.grad = None
-        if record and out.dtype.kind in "fc":
+        t = Tensor._wrap(fn.forward(*arrays, **kwargs), dev)
+        if record and t._data.dtype.kind in "fc":
             fn.generation = gen
             fn.inputs = args
             t._ctx = fn
             t.requires_grad = True
-        else:
-            t._ctx = None
-            t.requires_grad = False
         return t
 
 
@@ -147,8 +138,8 @@ def _accumulate_leaf(t, g, owned=False):
     if t.grad is None:
         t.grad = Tensor._wrap(g if owned else t.device.xp.array(g, copy=True), t.device)
     else:
-        acc = t.grad.data + g
-        t.grad.data = np.asarray(acc) if isinstance(acc, np.generic) else acc
+        acc = t.grad._data + g
+        t.grad._data = np.asarray(acc) if isinstance(acc, np.generic) else acc
 
 
 def _run_backward(root_fn, grad, retain_graph):
@@ -167,9 +158,9 @@ def _run_backward(root_fn, grad, retain_graph):
         for t, gi, need in zip(fn.inputs, in_grads, fn.needs_input_grad):
             if not need or gi is None:
                 continue
-            assert gi.shape == t.data.shape and gi.dtype == t.data.dtype, (
+            assert gi.shape == t._data.shape and gi.dtype == t._data.dtype, (
                 f"{type(fn).__name__}.backward gave {gi.dtype}{gi.shape} for input "
-                f"{t.data.dtype}{t.data.shape}")
+                f"{t._data.dtype}{t._data.shape}")
             parent = t._ctx
             if parent is None:
                 # a gradient passed through (the upstream one, a view, or one given to two
@@ -198,7 +189,7 @@ def _category(dtype):
 def _to_array(data, dtype, dev):
     """Convert data (array, scalar, nested list, Tensor) into an array on ``dev``."""
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
     elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         arr = data
     else:
@@ -229,13 +220,13 @@ class Tensor:
     >>> x.grad.tolist()
     [2.0, 4.0, 6.0]
     """
-    __slots__ = ("data", "device", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("_data", "device", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000      # so ndarray <op> Tensor defers to Tensor's reflected op
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         dev = backend.device(device) if device is not None else (
             data.device if isinstance(data, Tensor) else backend.device_of_data(data))
-        self.data = _to_array(data, dtype, dev)
+        self._data = _to_array(data, dtype, dev)
         self.device = dev
         self.grad = None
         self._ctx = None
@@ -245,15 +236,33 @@ class Tensor:
 
     @staticmethod
     def _wrap(array, dev):
-        """A leaf Tensor around an existing array (no copy, no checks)."""
+        """A leaf Tensor around an existing array (no copy). Every Tensor made from an op's result
+        comes through here, so this is the one place where a NumPy scalar (what NumPy gives for a
+        0-d result: comparisons, full reductions, ``a[0]`` of a 1-d array) becomes a 0-d array."""
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
         t = Tensor.__new__(Tensor)
-        t.data, t.device, t.grad, t._ctx, t.requires_grad = array, dev, None, None, False
+        t._data, t.device, t.grad, t._ctx, t.requires_grad = array, dev, None, None, False
         return t
 
     # --- attributes ----------------------------------------------------------------------------
-    shape = property(lambda self: tuple(self.data.shape))
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
+    @property
+    def data(self):
+        """A detached Tensor sharing this tensor's storage, as torch's ``t.data``; assigning
+        ``t.data = other`` makes ``t`` use ``other``'s storage. Use ``.numpy()`` for an array."""
+        return Tensor._wrap(self._data, self.device)
+
+    @data.setter
+    def data(self, other):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"data must be set to a Tensor, got {type(other).__name__}")
+        if other.device is not self.device:
+            raise RuntimeError(f"data: cannot set a tensor on {self.device} to storage on {other.device}")
+        self._data = other._data
+
+    shape = property(lambda self: tuple(self._data.shape))
+    dtype = property(lambda self: self._data.dtype)
+    ndim = property(lambda self: self._data.ndim)
     is_leaf = property(lambda self: self._ctx is None)
     T = property(lambda self: self.permute(*range(self.ndim - 1, -1, -1)))
     mT = property(lambda self: self.transpose(-2, -1))
@@ -262,18 +271,18 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __repr__(self):
-        host = backend.to_host(self.data)
+        host = backend.to_host(self._data)
         extra = f", device='{self.device}'" if self.device is not CPU else ""
         if self._ctx is not None:
             extra += f", grad_fn=<{type(self._ctx).__name__}>"
@@ -285,8 +294,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"truth value of a tensor with {self.data.size} elements is ambiguous")
+        if self._data.size != 1:
+            raise RuntimeError(f"truth value of a tensor with {self._data.size} elements is ambiguous")
         return bool(self.item())
 
     def __float__(self):
@@ -296,22 +305,22 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of one element can be converted to an index")
         return int(self.item())
 
     # --- host conversion -----------------------------------------------------------------------
     def numpy(self):
         """A NumPy copy of the values (also for tensors that require grad and for GPU tensors)."""
-        return np.array(backend.to_host(self.data), copy=True)
+        return np.array(backend.to_host(self._data), copy=True)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return backend.to_host(self.data).reshape(()).item()
+        return backend.to_host(self._data).reshape(()).item()
 
     def tolist(self):
-        return backend.to_host(self.data).tolist()
+        return backend.to_host(self._data).tolist()
 
     # --- autograd ------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
@@ -324,10 +333,10 @@ class Tensor:
 
     def detach(self):
         """The same values (sharing memory), cut from the graph."""
-        return Tensor._wrap(self.data, self.device)
+        return Tensor._wrap(self._data, self.device)
 
     def zero_(self):
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def backward(self, gradient=None, retain_graph=False):
@@ -339,12 +348,12 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this "
                                    f"tensor has shape {self.shape}: pass gradient=")
-            g = self.device.xp.ones_like(self.data)
+            g = self.device.xp.ones_like(self._data)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else _to_array(gradient, None, self.device)
+            g = gradient._data if isinstance(gradient, Tensor) else _to_array(gradient, None, self.device)
             if tuple(g.shape) != self.shape:
                 raise RuntimeError(f"gradient has shape {tuple(g.shape)} but the tensor has shape {self.shape}")
             if g.dtype != self.dtype:
@@ -404,14 +413,14 @@ class Tensor:
     def _operand(self, other):
         """Return (a, b) ready for a binary op: other as Tensor or Python scalar, dtypes promoted as torch."""
         if isinstance(other, Tensor):
-            if other.data.dtype is self.data.dtype or other.data.dtype == self.data.dtype:
+            if other._data.dtype is self._data.dtype or other._data.dtype == self._data.dtype:
                 return self, other
             dt = _result_dtype(self, other)
             return self.to(dtype=dt), other.to(dtype=dt)
         if isinstance(other, (int, float, bool)):
             if type(other) is not float and isinstance(other, float):
                 other = float(other)    # a NumPy float scalar acts as a Python float (weakly typed)
-            if isinstance(other, float) and self.data.dtype.kind in "biu":
+            if isinstance(other, float) and self._data.dtype.kind in "biu":
                 return self.to(dtype=_PY_FLOAT), other
             return self, other
         if isinstance(other, np.generic):
@@ -443,7 +452,7 @@ class Tensor:
     def _div_operands(self, other):
         """Operands of a true division: integers (and bools) divide as float32, as in torch."""
         a, b = self._operand(other)
-        if a.data.dtype.kind in "biu":      # then b is an integer tensor of a's dtype, or a Python int
+        if a._data.dtype.kind in "biu":      # then b is an integer tensor of a's dtype, or a Python int
             a = a.to(dtype=_PY_FLOAT)
             if isinstance(b, Tensor):
                 b = b.to(dtype=_PY_FLOAT)
@@ -485,9 +494,9 @@ class Tensor:
     # comparisons give bool tensors and record nothing
     def _compare(self, other, name):
         a, b = self._operand(other)
-        b = b.data if isinstance(b, Tensor) else b
+        b = b._data if isinstance(b, Tensor) else b
         try:
-            return Tensor._wrap(getattr(a.data, name)(b), self.device)
+            return Tensor._wrap(getattr(a._data, name)(b), self.device)
         except ValueError:
             raise ValueError(f"{name.strip('_')}: shapes {self.shape} and {tuple(getattr(b, 'shape', ()))} "
                              "cannot be broadcast together") from None
@@ -515,7 +524,7 @@ class Tensor:
     def __invert__(self):
         if self.dtype.kind not in "biu":
             raise TypeError(f"~ needs a bool or integer tensor, got {self.dtype}")
-        return Tensor._wrap(~self.data, self.device)
+        return Tensor._wrap(~self._data, self.device)
 
     def __and__(self, other):
         return self._compare(other, "__and__")
@@ -551,7 +560,7 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clamp needs at least one of min and max")
         t = self
-        if self.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        if self._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
             t = self.to(dtype=_PY_FLOAT)
         return _ops.Clamp.apply(t, lo=min, hi=max)
 
@@ -578,7 +587,7 @@ class Tensor:
 
     def _floating(self):
         """Integer and bool tensors as float32 (NumPy would give float64), for mean-like ops."""
-        return self.to(dtype=_PY_FLOAT) if self.data.dtype.kind in "biu" else self
+        return self.to(dtype=_PY_FLOAT) if self._data.dtype.kind in "biu" else self
 
     def std(self, dim=None, keepdim=False, unbiased=True, correction=None):
         ddof = (1 if unbiased else 0) if correction is None else correction
@@ -672,7 +681,7 @@ class Tensor:
         if self.requires_grad and _GradMode.enabled:
             raise RuntimeError("in-place assignment to a tensor that requires grad is not supported")
         idx = _ops.raw_index(index)
-        self.data[idx] = value.data if isinstance(value, Tensor) else value
+        self._data[idx] = value._data if isinstance(value, Tensor) else value
 
     def split(self, size, dim=0):
         dim = _dim(dim, self.ndim)

@@ -166,9 +166,9 @@ def train_epoch(model, loader, optimizer, desc="train", progress=True):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        n = len(y.data)
-        loss_sum += loss.data.astype(np.float64) * n
-        correct += (logits.data.argmax(1) == y.data).sum()
+        n = len(y._data)
+        loss_sum += loss._data.astype(np.float64) * n
+        correct += (logits._data.argmax(1) == y._data).sum()
         seen += n
         if progress and step % 20 == 0:   # syncing the device only now and then
             bar.set_postfix(loss=f"{float(loss_sum) / seen:.4f}",
@@ -185,8 +185,8 @@ def evaluate(model, loader):
     model.eval()
     correct, seen = 0, 0
     for x, y in loader:
-        correct += int((model(x).data.argmax(1) == y.data).sum())
-        seen += len(y.data)
+        correct += int((model(x)._data.argmax(1) == y._data).sum())
+        seen += len(y._data)
     return 100.0 * correct / seen
 
 

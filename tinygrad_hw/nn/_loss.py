@@ -145,9 +145,9 @@ def _class_loss(cls, name, x, target, weight, ignore_index, reduction, smoothing
             raise ValueError(f"{name}: weight must have shape ({C},), got {tuple(weight.shape)}")
         if isinstance(weight, Tensor) and weight.device is not x.device:
             raise RuntimeError(f"{name}: input is on {x.device} but weight is on {weight.device}")
-        w = weight.data.astype(x.dtype, copy=False) if isinstance(weight, Tensor) else \
+        w = weight._data.astype(x.dtype, copy=False) if isinstance(weight, Tensor) else \
             x.device.xp.asarray(weight, dtype=x.dtype)
-    t = target.data
+    t = target._data
     if t.size:
         bad = ((t < 0) | (t >= C)) & (t != ignore_index)
         if bool(bad.any()):

@@ -27,7 +27,7 @@ def _random(tensor, kind):
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values
+    tensor._data[...] = values
     return tensor
 
 

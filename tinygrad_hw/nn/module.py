@@ -26,7 +26,7 @@ class Parameter(Tensor):
             data = np.empty((0,), dtype=np.float32)
         if not isinstance(data, Tensor):
             data = Tensor(data)       # arrays are wrapped without a copy; Python floats -> float32
-        self.data, self.device = data.data, data.device
+        self._data, self.device = data._data, data.device
         self.grad = None
         self._ctx = None
         self.requires_grad = False
@@ -272,19 +272,19 @@ class Module:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad._data[...] = 0
 
     # --- device and dtype -------------------------------------------------------------------------
     def _move(self, device, dtype):
         """Convert every parameter, buffer (and gradient) in place, keeping the Tensor objects, so
         optimizers holding the parameters keep working. Only floating tensors change dtype."""
         def convert(t):
-            arr = t.data
+            arr = t._data
             if device is not None and t.device is not device:
                 arr = backend.to_device(arr, device)
             if dtype is not None and arr.dtype.kind in "fc" and arr.dtype != dtype:
                 arr = arr.astype(dtype)
-            t.data = arr
+            t._data = arr
             if device is not None:
                 t.device = device
 
@@ -351,7 +351,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else value
+            arr = value._data if isinstance(value, Tensor) else value
             if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
                 arr = np.asarray(arr)
             if tuple(arr.shape) != target.shape:
@@ -371,7 +371,7 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for target, arr in pending:
-            target.data[...] = backend.to_device(arr, target.device)
+            target._data[...] = backend.to_device(arr, target.device)
         return _IncompatibleKeys(missing, unexpected)
 
     # --- printing ----------------------------------------------------------------------------------

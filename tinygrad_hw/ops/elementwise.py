@@ -41,8 +41,8 @@ class Add(Function):
     def backward(self, g):
         na, nb = self.needs_input_grad
         a, b = self.inputs
-        return (unbroadcast(g, a.data.shape) if na else None,
-                unbroadcast(g, b.data.shape) if nb else None)
+        return (unbroadcast(g, a._data.shape) if na else None,
+                unbroadcast(g, b._data.shape) if nb else None)
 
 
 class Sub(Function):
@@ -55,8 +55,8 @@ class Sub(Function):
     def backward(self, g):
         na, nb = self.needs_input_grad
         a, b = self.inputs
-        return (unbroadcast(g, a.data.shape) if na else None,
-                unbroadcast(-g, b.data.shape) if nb else None)
+        return (unbroadcast(g, a._data.shape) if na else None,
+                unbroadcast(-g, b._data.shape) if nb else None)
 
 
 class Mul(Function):

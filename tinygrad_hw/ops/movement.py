@@ -49,9 +49,9 @@ def _is_advanced(index):
 def raw_index(index):
     """Replace Tensors inside an index by their arrays (lists stay lists)."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(p.data if isinstance(p, Tensor) else p for p in index)
+        return tuple(p._data if isinstance(p, Tensor) else p for p in index)
     return index
 
 

@@ -138,7 +138,7 @@ def reduce_extreme(t, dim, keepdim, largest):
         _axes(dim, 0)
         t, dim, keepdim = t.reshape(1), 0, False
     axis = _axes(dim, t.ndim)[0]
-    indices = argmax(t, axis, keepdim=True, largest=largest).data
+    indices = argmax(t, axis, keepdim=True, largest=largest)._data
     values = PickAlong.apply(t, idx=indices, axis=axis, keepdims=keepdim)
     return MaxMin(values, Tensor._wrap(indices if keepdim else indices.squeeze(axis), t.device))
 
@@ -146,7 +146,7 @@ def reduce_extreme(t, dim, keepdim, largest):
 def argmax(t, dim=None, keepdim=False, largest=True):
     """Index of the first maximum (minimum when not ``largest``), over the flattened tensor when
     dim is None; int64, no grad."""
-    data = t.data
+    data = t._data
     pick = "argmax" if largest else "argmin"
     if dim is None:
         if data.size == 0:

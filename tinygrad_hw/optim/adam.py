@@ -32,10 +32,10 @@ class Adam(Optimizer):
     def _init_state(self, p, amsgrad):
         xp = p.device.xp
         state = {"step": 0,
-                 "exp_avg": Tensor._wrap(xp.zeros_like(p.data), p.device),
-                 "exp_avg_sq": Tensor._wrap(xp.zeros_like(p.data), p.device)}
+                 "exp_avg": Tensor._wrap(xp.zeros_like(p._data), p.device),
+                 "exp_avg_sq": Tensor._wrap(xp.zeros_like(p._data), p.device)}
         if amsgrad:
-            state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.data), p.device)
+            state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p._data), p.device)
         return state
 
     def step(self, closure=None):
@@ -46,7 +46,7 @@ class Adam(Optimizer):
             amsgrad = group["amsgrad"]
             for p in self._params_with_grad(group):
                 xp = p.device.xp
-                g = p.grad.data
+                g = p.grad._data
                 if group["maximize"]:
                     g = -g
                 state = self.state.get(p)
@@ -56,17 +56,17 @@ class Adam(Optimizer):
                 t = state["step"]
                 if wd != 0:
                     if group["decoupled_weight_decay"]:
-                        p.data *= 1 - lr * wd
+                        p._data *= 1 - lr * wd
                     else:
-                        g = g + wd * p.data     # a new array: .grad is never written
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                        g = g + wd * p._data     # a new array: .grad is never written
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 m += (1 - beta1) * (g - m)
                 v *= beta2
                 v += (1 - beta2) * g * g
                 step_size = lr / (1 - beta1 ** t)
                 bc2_sqrt = (1 - beta2 ** t) ** 0.5
                 if amsgrad:
-                    vmax = state["max_exp_avg_sq"].data
+                    vmax = state["max_exp_avg_sq"]._data
                     xp.maximum(vmax, v, out=vmax)
                     v = vmax
                 denom = xp.sqrt(v)
@@ -74,7 +74,7 @@ class Adam(Optimizer):
                 denom += eps
                 update = m * -step_size
                 update /= denom
-                p.data += update
+                p._data += update
         return loss
 
 

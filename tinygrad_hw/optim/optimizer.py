@@ -4,7 +4,7 @@ state_dict/load_state_dict in torch's layout::
     {'state': {0: {'momentum_buffer': Tensor}, ...},
      'param_groups': [{'lr': 0.1, ..., 'params': [0, 1, 2]}]}
 
-Subclasses update ``p.data`` in place with array ops (the Parameter objects stay the same and
+Subclasses update ``p._data`` in place with array ops (the Parameter objects stay the same and
 ``p.grad`` is never written).
 """
 import numpy as np
@@ -93,7 +93,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.data[...] = 0
+                        p.grad._data[...] = 0
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -155,7 +155,7 @@ class Optimizer:
         if key == "step":
             return int(_scalar(value))
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._data
         if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
             if tuple(value.shape) != p.shape:
                 raise ValueError(f"optimizer state '{key}' has shape {tuple(value.shape)}, its parameter {p.shape}")

@@ -27,11 +27,11 @@ class SGD(Optimizer):
             lr, momentum = float(group["lr"]), float(group["momentum"])
             dampening, wd = float(group["dampening"]), float(group["weight_decay"])
             for p in self._params_with_grad(group):
-                g = p.grad.data
+                g = p.grad._data
                 if group["maximize"]:
                     g = -g
                 if wd != 0:
-                    g = g + wd * p.data         # a new array: .grad is never written
+                    g = g + wd * p._data         # a new array: .grad is never written
                 if momentum != 0:
                     state = self.state.setdefault(p, {})
                     buf = state.get("momentum_buffer")
@@ -39,9 +39,9 @@ class SGD(Optimizer):
                         # xp.array, not g.copy(): arithmetic on 0-d arrays yields scalars
                         buf = state["momentum_buffer"] = Tensor._wrap(p.device.xp.array(g, copy=True), p.device)
                     else:
-                        b = buf.data
+                        b = buf._data
                         b *= momentum
                         b += g if dampening == 0 else (1 - dampening) * g
-                    g = g + momentum * buf.data if group["nesterov"] else buf.data
-                p.data -= lr * g
+                    g = g + momentum * buf._data if group["nesterov"] else buf._data
+                p._data -= lr * g
         return loss
