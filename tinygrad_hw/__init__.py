@@ -49,4 +49,32 @@ def _fn(name):
 def pad(input, pad, value=0.0):
     return input.pad(pad, value)
 
+
+# more torch functions: each is the Tensor method of that name
+(sin, cos, tan, asin, acos, atan, arcsin, arccos, arctan, sinh, cosh, asinh, acosh, atanh, arcsinh,
+ arccosh, arctanh, log2, log10, log1p, expm1, exp2, rsqrt, reciprocal, square, sign, floor, ceil, trunc,
+ fix, round, frac, isnan, isinf, isfinite, isposinf, isneginf, nan_to_num, eq, ne, lt, le, gt, ge,
+ greater, greater_equal, less, less_equal, not_equal, prod, cumsum, cumprod, logsumexp, norm, amax,
+ amin, any, all, masked_fill, masked_select, gather, scatter, scatter_add, index_select, take_along_dim,
+ tile, flip, roll, split, chunk, unbind, narrow, movedim, moveaxis, swapaxes, swapdims, tril, triu,
+ diag, mm, bmm, dot, outer, sort, argsort, topk, kthvalue, median, mode) = map(_fn, (
+    "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh", "asinh",
+    "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "log2", "log10", "log1p", "expm1", "exp2",
+    "rsqrt", "reciprocal", "square", "sign", "floor", "ceil", "trunc", "fix", "round", "frac", "isnan",
+    "isinf", "isfinite", "isposinf", "isneginf", "nan_to_num", "eq", "ne", "lt", "le", "gt", "ge",
+    "greater", "greater_equal", "less", "less_equal", "not_equal", "prod", "cumsum", "cumprod",
+    "logsumexp", "norm", "amax", "amin", "any", "all", "masked_fill", "masked_select", "gather",
+    "scatter", "scatter_add", "index_select", "take_along_dim", "tile", "flip", "roll", "split", "chunk",
+    "unbind", "narrow", "movedim", "moveaxis", "swapaxes", "swapdims", "tril", "triu", "diag", "mm",
+    "bmm", "dot", "outer", "sort", "argsort", "topk", "kthvalue", "median", "mode"))
+from .ops import einsum, linalg
+
+
+def repeat_interleave(input, repeats=None, dim=None, output_size=None):
+    """``thw.repeat_interleave(t, repeats, dim)``; ``thw.repeat_interleave(counts)`` repeats each
+    index i counts[i] times, as torch."""
+    if repeats is None:
+        return arange(len(input), device=input.device).repeat_interleave(input, 0, output_size)
+    return input.repeat_interleave(repeats, dim, output_size)
+
 __version__ = "0.1.0"

@@ -683,15 +683,237 @@ class Tensor:
         idx = _ops.raw_index(index)
         self._data[idx] = value._data if isinstance(value, Tensor) else value
 
-    def split(self, size, dim=0):
-        dim = _dim(dim, self.ndim)
-        n = self.shape[dim]
-        bounds = list(range(0, n, size)) + [n]
-        sl = [slice(None)] * dim
-        return tuple(self[tuple(sl + [slice(a, b)])] for a, b in zip(bounds[:-1], bounds[1:]))
+    # --- more torch ops: math, reductions, indexing, shape, products, order statistics ----------
+    # (the Functions live in ops/unary.py, reduce.py, indexing.py, shape.py, linalg.py, sort.py)
+    def _unary(self, fn, **kwargs):
+        return fn.apply(_ops.unary.floating(self), **kwargs)
+
+    def sin(self):
+        return self._unary(_ops.unary.Sin)
+
+    def cos(self):
+        return self._unary(_ops.unary.Cos)
+
+    def tan(self):
+        return self._unary(_ops.unary.Tan)
+
+    def asin(self):
+        return self._unary(_ops.unary.Asin)
+
+    def acos(self):
+        return self._unary(_ops.unary.Acos)
+
+    def atan(self):
+        return self._unary(_ops.unary.Atan)
+
+    def sinh(self):
+        return self._unary(_ops.unary.Sinh)
+
+    def cosh(self):
+        return self._unary(_ops.unary.Cosh)
+
+    def asinh(self):
+        return self._unary(_ops.unary.Asinh)
+
+    def acosh(self):
+        return self._unary(_ops.unary.Acosh)
+
+    def atanh(self):
+        return self._unary(_ops.unary.Atanh)
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+    def log2(self):
+        return self._unary(_ops.unary.Log2)
+
+    def log10(self):
+        return self._unary(_ops.unary.Log10)
+
+    def log1p(self):
+        return self._unary(_ops.unary.Log1p)
+
+    def expm1(self):
+        return self._unary(_ops.unary.Expm1)
+
+    def exp2(self):
+        return self._unary(_ops.unary.Exp2)
+
+    def rsqrt(self):
+        return self._unary(_ops.unary.Rsqrt)
+
+    def reciprocal(self):
+        return self._unary(_ops.unary.Reciprocal)
+
+    def square(self):
+        return _ops.unary.Square.apply(self.to(dtype=np.int64) if self.dtype.kind == "b" else self)
+
+    def sign(self):
+        return _ops.unary.Sign.apply(self)
+
+    def floor(self):
+        return _ops.unary.Floor.apply(self)
+
+    def ceil(self):
+        return _ops.unary.Ceil.apply(self)
+
+    def trunc(self):
+        return _ops.unary.Trunc.apply(self)
+
+    fix = trunc
+
+    def round(self, decimals=0):
+        return _ops.unary.Round.apply(self, decimals=int(decimals))
+
+    def frac(self):
+        if self.dtype.kind not in "fc":
+            raise RuntimeError(f"frac() needs a floating point tensor, got {self.dtype}")
+        return _ops.unary.Frac.apply(self)
+
+    def isnan(self):
+        return _ops.unary.classify(self, "isnan")
+
+    def isinf(self):
+        return _ops.unary.classify(self, "isinf")
+
+    def isfinite(self):
+        return _ops.unary.classify(self, "isfinite")
+
+    def isposinf(self):
+        return _ops.unary.classify(self, "isposinf")
+
+    def isneginf(self):
+        return _ops.unary.classify(self, "isneginf")
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _ops.unary.NanToNum.apply(self, nan=nan, posinf=posinf, neginf=neginf)
+
+    greater, greater_equal, less, less_equal, not_equal = __gt__, __ge__, __lt__, __le__, __ne__
+
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        axis = None if dim is None else _axes(int(dim), self.ndim)
+        return _ops.Prod.apply(self, axis=axis, keepdims=keepdim, dtype=dtype)
+
+    def _cumulative(self, fn, dim, dtype):
+        src = self.reshape(1) if self.ndim == 0 else self
+        out = fn.apply(src, axis=_dim(dim, src.ndim), dtype=dtype)
+        return out.reshape(()) if self.ndim == 0 else out
+
+    def cumsum(self, dim, dtype=None):
+        return self._cumulative(_ops.Cumsum, dim, dtype)
+
+    def cumprod(self, dim, dtype=None):
+        return self._cumulative(_ops.Cumprod, dim, dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _ops.LogSumExp.apply(_ops.unary.floating(self), axis=_axes(dim, self.ndim), keepdims=keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return _ops.norm(self, p, dim, keepdim, dtype)
+
+    def any(self, dim=None, keepdim=False):
+        return _ops.any_all(self, dim, keepdim, "any")
+
+    def all(self, dim=None, keepdim=False):
+        return _ops.any_all(self, dim, keepdim, "all")
+
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
+    def masked_select(self, mask):
+        return _ops.masked_select(self, mask)
+
+    def gather(self, dim, index):
+        return _ops.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        return _ops.scatter(self, dim, index, src, value, reduce)
+
+    def scatter_add(self, dim, index, src):
+        return _ops.scatter(self, dim, index, src, add=True)
+
+    def index_select(self, dim, index):
+        return _ops.index_select(self, dim, index)
+
+    def take_along_dim(self, indices, dim=None):
+        return _ops.take_along_dim(self, indices, dim)
+
+    def repeat(self, *sizes):
+        return _ops.shape.repeat(self, *sizes)
+
+    def tile(self, *dims):
+        return _ops.shape.tile(self, _shape_args(dims))
+
+    def repeat_interleave(self, repeats, dim=None, output_size=None):
+        return _ops.shape.repeat_interleave(self, repeats, dim, output_size)
+
+    def flip(self, *dims):
+        return _ops.shape.flip(self, *dims)
+
+    def roll(self, shifts, dims=None):
+        return _ops.shape.roll(self, shifts, dims)
+
+    def split(self, split_size, dim=0):
+        """Pieces of ``split_size`` along dim (the last may be smaller), or of the listed sizes."""
+        return _ops.shape.split(self, split_size, dim)
 
     def chunk(self, chunks, dim=0):
-        return self.split(-(-self.shape[_dim(dim, self.ndim)] // chunks), dim)
+        return _ops.shape.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return _ops.shape.unbind(self, dim)
+
+    def narrow(self, dim, start, length):
+        return _ops.shape.narrow(self, dim, start, length)
+
+    def movedim(self, source, destination):
+        return _ops.shape.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def swapaxes(self, axis0, axis1):
+        return self.transpose(axis0, axis1)
+
+    swapdims = swapaxes
+
+    def tril(self, diagonal=0):
+        return _ops.shape.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops.shape.triu(self, diagonal)
+
+    def diag(self, diagonal=0):
+        return _ops.shape.diag(self, diagonal)
+
+    def mm(self, mat2):
+        return _ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _ops.bmm(self, mat2)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def outer(self, vec2):
+        return _ops.outer(self, vec2)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) along dim; always stable (equal values keep their order)."""
+        return _ops.sort.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops.sort.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _ops.sort.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        return _ops.sort.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim=None, keepdim=False):
+        return _ops.sort.median(self, dim, keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        return _ops.sort.mode(self, dim, keepdim)
 
     # --- nn-style conveniences -------------------------------------------------------------------
     def softmax(self, dim):

@@ -161,3 +161,152 @@ def argmax(t, dim=None, keepdim=False, largest=True):
         if keepdim and t.ndim:
             out = t.device.xp.expand_dims(out, axis)
     return Tensor._wrap(t.device.xp.asarray(out, dtype="int64"), t.device)
+
+
+# --- products, cumulative ops, logsumexp, norms, any/all ---------------------------------------
+def _int_acc(a, dtype=None):
+    """The accumulator dtype torch uses: int64 for bool and integer inputs (unless given)."""
+    if dtype is not None:
+        return dtype
+    return "int64" if a.dtype.kind in "biu" else None
+
+
+class Prod(Function):
+    """Product over all dims or one. The gradient is out / x where a slice has no zero; with one
+    zero, the zero's entry gets the product of the others and the rest 0; with two, all 0."""
+
+    def forward(self, a, axis=None, keepdims=False, dtype=None):
+        self.a, self.axis, self.keepdims = a, axis, keepdims
+        return self.xp.asarray(a.prod(axis=axis, keepdims=keepdims, dtype=_int_acc(a, dtype)))
+
+    def backward(self, g):
+        a, xp = self.a, self.xp
+        g = _expand_back(g, a.shape, self.axis, self.keepdims)
+        zero = a == 0
+        nzeros = zero.sum(axis=self.axis, keepdims=True)
+        others = xp.where(zero, 1, a).prod(axis=self.axis, keepdims=True)  # product of the nonzeros
+        grad = xp.where(zero, xp.where(nzeros == 1, others, 0),
+                        xp.where(nzeros == 0, others / xp.where(zero, 1, a), 0))
+        return ((g * grad).astype(a.dtype, copy=False),)
+
+
+def _rev_cumsum(x, axis, xp):
+    return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
+
+
+class Cumsum(Function):
+    def forward(self, a, axis, dtype=None):
+        self.axis = axis
+        return self.xp.cumsum(a, axis=axis, dtype=_int_acc(a, dtype))
+
+    def backward(self, g):
+        return (_rev_cumsum(g, self.axis, self.xp),)
+
+
+class Cumprod(Function):
+    """Running product along one dim. Notation along that dim: x_0..x_{n-1}, z the first zero.
+    d out_j / d x_i = prod_{k<=j, k!=i} x_k, so positions before z get revcumsum(g * out) / x,
+    z itself gets revcumsum(g * cumprod(x with x_z := 1)), and positions after z get 0."""
+
+    def forward(self, a, axis, dtype=None):
+        self.a, self.axis = a, axis
+        self.out = self.xp.cumprod(a, axis=axis, dtype=_int_acc(a, dtype))
+        return self.out
+
+    def backward(self, g):
+        a, axis, xp = self.a, self.axis, self.xp
+        zero = a == 0
+        if not bool(zero.any()):
+            return (_rev_cumsum(g * self.out, axis, xp) / a,)
+        shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
+        pos = xp.arange(a.shape[axis]).reshape(shape)
+        has_zero = zero.any(axis=axis, keepdims=True)
+        first = xp.where(has_zero, xp.argmax(zero, axis=axis, keepdims=True), a.shape[axis])
+        before, at = pos < first, pos == first
+        grad = xp.where(before, _rev_cumsum(g * self.out, axis, xp) / xp.where(before, a, 1), 0)
+        at_grad = _rev_cumsum(g * xp.cumprod(xp.where(at, 1, a), axis=axis), axis, xp)
+        return (xp.where(at, at_grad, grad).astype(a.dtype, copy=False),)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) computed as m + log(sum(exp(x - m))), m the (finite) max, so large
+    inputs do not overflow; the gradient is softmax(x) along the reduced dims."""
+
+    def forward(self, a, axis, keepdims=False):
+        xp = self.xp
+        self.a, self.axis, self.keepdims = a, axis, keepdims
+        m = a.max(axis=axis, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
+        self.out = out
+        return out if keepdims else out.squeeze(axis)
+
+    def backward(self, g):
+        g = _expand_back(g, self.a.shape, self.axis, self.keepdims)
+        return (g * self.xp.exp(self.a - self.out),)
+
+
+class Norm(Function):
+    """Vector p-norm over ``axis`` (all dims when None): p = inf / -inf is max / min |x|, p = 0
+    counts nonzeros, otherwise (sum |x|^p)^(1/p). Gradients follow torch: 0 where the norm is 0,
+    and for +-inf shared evenly among the entries that attain it."""
+
+    def forward(self, a, p, axis=None, keepdims=False):
+        xp = self.xp
+        self.a, self.p, self.axis, self.keepdims = a, p, axis, keepdims
+        absa = xp.abs(a)
+        if p == math.inf:
+            out = absa.max(axis=axis, keepdims=keepdims)
+        elif p == -math.inf:
+            out = absa.min(axis=axis, keepdims=keepdims)
+        elif p == 0:
+            out = (a != 0).sum(axis=axis, keepdims=keepdims).astype(a.dtype)
+        elif p == 1:
+            out = absa.sum(axis=axis, keepdims=keepdims)
+        elif p == 2:
+            out = xp.sqrt((a * a).sum(axis=axis, keepdims=keepdims))
+        else:
+            out = (absa ** p).sum(axis=axis, keepdims=keepdims) ** (1.0 / p)
+        self.out = xp.asarray(out)
+        return self.out
+
+    def backward(self, g):
+        a, p, xp = self.a, self.p, self.xp
+        g = _expand_back(g, a.shape, self.axis, self.keepdims)
+        norm = _expand_back(self.out, a.shape, self.axis, self.keepdims)
+        if p == 0:
+            return (xp.zeros_like(a),)
+        if p == 1:
+            return (g * xp.sign(a),)
+        if math.isinf(p):
+            mask = xp.abs(a) == norm
+            return (xp.sign(a) * g * mask / mask.sum(axis=self.axis, keepdims=True).astype(a.dtype),)
+        if p == 2:
+            return (a * xp.where(norm == 0, 0, g / xp.where(norm == 0, 1, norm)),)
+        absa = xp.abs(a)
+        if p < 1:
+            scaled = xp.sign(a) * xp.where(a == 0, 0, xp.where(a == 0, 1, absa) ** (p - 1))
+            return (scaled * g * norm ** (1 - p),)
+        scale = xp.where(norm == 0, 0, g / xp.where(norm == 0, 1, norm) ** (p - 1))
+        return (xp.sign(a) * absa ** (p - 1) * scale,)
+
+
+def norm(t, p="fro", dim=None, keepdim=False, dtype=None):
+    """``torch.norm``: p in 'fro' (the 2-norm of the entries), a number, inf or -inf; over all
+    elements when dim is None, else over dim (an int or a tuple)."""
+    if t.dtype.kind not in "fc":
+        raise RuntimeError(f"norm(): input dtype should be floating point, got {t.dtype}")
+    if dtype is not None:
+        t = t.to(dtype=dtype)
+    if p == "fro" or p is None:
+        p = 2
+    elif isinstance(p, str):
+        raise ValueError(f"norm: p={p!r} is not supported (expected 'fro', a number, inf or -inf)")
+    return Norm.apply(t, p=float(p), axis=_axes(dim, t.ndim), keepdims=keepdim)
+
+
+def any_all(t, dim, keepdim, name):
+    """``t.any()`` / ``t.all()``: over everything, one dim or a tuple; a bool tensor."""
+    data = t._data
+    out = getattr(data, name)(axis=_axes(dim, t.ndim), keepdims=keepdim)
+    return Tensor._wrap(t.device.xp.asarray(out, dtype=bool), t.device)
