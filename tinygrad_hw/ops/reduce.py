@@ -196,11 +196,11 @@ def _rev_cumsum(x, axis, xp):
 
 class Cumsum(Function):
     def forward(self, a, axis, dtype=None):
-        self.axis = axis
+        self.axis, self.dtype = axis, a.dtype
         return self.xp.cumsum(a, axis=axis, dtype=_int_acc(a, dtype))
 
     def backward(self, g):
-        return (_rev_cumsum(g, self.axis, self.xp),)
+        return (_rev_cumsum(g, self.axis, self.xp).astype(self.dtype, copy=False),)
 
 
 class Cumprod(Function):
@@ -217,7 +217,7 @@ class Cumprod(Function):
         a, axis, xp = self.a, self.axis, self.xp
         zero = a == 0
         if not bool(zero.any()):
-            return (_rev_cumsum(g * self.out, axis, xp) / a,)
+            return ((_rev_cumsum(g * self.out, axis, xp) / a).astype(a.dtype, copy=False),)
         shape = tuple(-1 if i == axis else 1 for i in range(a.ndim))
         pos = xp.arange(a.shape[axis]).reshape(shape)
         has_zero = zero.any(axis=axis, keepdims=True)

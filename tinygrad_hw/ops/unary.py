@@ -221,7 +221,9 @@ class Round(_Step):
     ufunc = "round"
 
     def forward(self, a, decimals=0):
-        if a.dtype.kind in "biu" and decimals >= 0:
+        if a.dtype.kind in "biu":
+            if decimals:
+                raise RuntimeError(f"round(decimals={decimals}) is not implemented for {a.dtype}")
             return a.copy()
         return self.xp.round(a, decimals)
 
