@@ -63,6 +63,8 @@ def topk(t, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) values along dim and their indices, in sorted order."""
     src, axis = _as_1d(t, dim)
     n = src.shape[axis]
+    if t.ndim == 0 and k == 0:
+        k = 1       # torch gives a 0-d tensor's value for k=0 too
     if not 0 <= k <= n:
         raise RuntimeError(f"topk(): k={k} is out of range for dim {dim} of size {n} (shape {t.shape})")
     xp = t.device.xp
@@ -84,7 +86,7 @@ def kthvalue(t, k, dim=-1, keepdim=False):
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): k={k} is out of range for dim {dim} of size {n} (shape {t.shape})")
     idx = _kth_index(src._data, k - 1, axis, t.device.xp)
-    return _pick(src, idx, axis, keepdim, t.ndim == 0 and not keepdim, KthvalueResult)
+    return _pick(src, idx, axis, keepdim, t.ndim == 0, KthvalueResult)
 
 
 class MedianAll(Function):
@@ -122,7 +124,7 @@ def median(t, dim=None, keepdim=False):
     if a.dtype.kind == "f":
         nan = xp.isnan(a)
         idx = xp.where(nan.any(axis=axis, keepdims=True), xp.argmax(nan, axis=axis, keepdims=True), idx)
-    return _pick(src, idx, axis, keepdim, t.ndim == 0 and not keepdim, MedianResult)
+    return _pick(src, idx, axis, keepdim, t.ndim == 0, MedianResult)
 
 
 def mode(t, dim=-1, keepdim=False):
@@ -146,4 +148,4 @@ def mode(t, dim=-1, keepdim=False):
     idx = xp.take_along_axis(order, best, axis=1).astype("int64", copy=False)   # its last index
     lead = tuple(d for i, d in enumerate(a.shape) if i != axis)
     idx = xp.moveaxis(idx.reshape(lead + (1,)), -1, axis)
-    return _pick(src, xp.ascontiguousarray(idx), axis, keepdim, t.ndim == 0 and not keepdim, ModeResult)
+    return _pick(src, xp.ascontiguousarray(idx), axis, keepdim, t.ndim == 0, ModeResult)
