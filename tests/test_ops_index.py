@@ -183,6 +183,8 @@ def test_indexing_errors():
         x.index_select(0, thw.tensor([[0]]))
     with pytest.raises(IndexError, match="out of range"):
         x.index_select(0, thw.tensor([5]))
+    with pytest.raises(IndexError, match="out of range"):
+        x.index_select(0, thw.tensor([-1]))
 
 
 # --- shape ops -----------------------------------------------------------------------------------
@@ -283,10 +285,12 @@ def test_movedim_swapaxes(device, data, dtype, shape):
     dst = data.draw(st.permutations(range(nd)))[:len(src)]
     compare(lambda t: t.movedim(src, dst), [a], device=device)
     compare(lambda t: t.movedim(src[0], -1), [a], device=device)
-    compare(lambda t: thw.moveaxis(t, src, dst), [a], torch_fn=lambda t: torch.moveaxis(t, src, dst), device=device)
+    compare(lambda t: thw.moveaxis(t, src, dst), [a], torch_fn=lambda t: torch.moveaxis(t, src, dst),
+            device=device)
     d0, d1 = data.draw(st.integers(-nd, nd - 1)), data.draw(st.integers(-nd, nd - 1))
     compare(lambda t: t.swapaxes(d0, d1), [a], device=device)
-    compare(lambda t: thw.swapdims(t, d0, d1), [a], torch_fn=lambda t: torch.swapdims(t, d0, d1), device=device)
+    compare(lambda t: thw.swapdims(t, d0, d1), [a], torch_fn=lambda t: torch.swapdims(t, d0, d1),
+            device=device)
 
 
 @few
@@ -296,7 +300,8 @@ def test_tril_triu(device, data, dtype, shape, k):
     a = data.draw(arrays(dtype, shape))
     compare(lambda t: t.tril(k), [a], device=device)
     compare(lambda t: t.triu(k), [a], device=device)
-    compare(lambda t: thw.tril(t, diagonal=k), [a], torch_fn=lambda t: torch.tril(t, diagonal=k), device=device)
+    compare(lambda t: thw.tril(t, diagonal=k), [a], torch_fn=lambda t: torch.tril(t, diagonal=k),
+            device=device)
     compare(lambda t: thw.triu(t), [a], torch_fn=torch.triu, device=device)
 
 

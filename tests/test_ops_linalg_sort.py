@@ -205,9 +205,11 @@ def test_order_statistics_errors():
     x = thw.tensor([[1.0, 2.0, 3.0]])
     cases = [
         (lambda: x.topk(4), RuntimeError, "out of range"), (lambda: x.topk(-1), RuntimeError, "out of range"),
-        (lambda: x.kthvalue(0), RuntimeError, "out of range"), (lambda: x.kthvalue(4), RuntimeError, "out of range"),
+        (lambda: x.kthvalue(0), RuntimeError, "out of range"),
+        (lambda: x.kthvalue(4), RuntimeError, "out of range"),
         (lambda: x.sort(2), IndexError, "out of range"), (lambda: x.median(3), IndexError, "out of range"),
-        (lambda: thw.tensor([]).median(), RuntimeError, "empty"), (lambda: x.mode(-3), IndexError, "out of range"),
+        (lambda: thw.tensor([]).median(), RuntimeError, "empty"),
+        (lambda: x.mode(-3), IndexError, "out of range"),
     ]
     for fn, err, msg in cases:
         with pytest.raises(err, match=msg):

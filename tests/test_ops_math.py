@@ -253,7 +253,8 @@ def test_norm(device, p, data, dtype, shape, keepdim):
 @pytest.mark.parametrize("ord", [2, 1, 3, math.inf, -math.inf, 0])
 def test_vector_norm(ord):
     a = np.array([[1.5, -2.0, 0.5], [3.0, 0.25, -1.0]])
-    compare(lambda t: thw.linalg.vector_norm(t, ord), [a], torch_fn=lambda t: torch.linalg.vector_norm(t, ord))
+    compare(lambda t: thw.linalg.vector_norm(t, ord), [a],
+            torch_fn=lambda t: torch.linalg.vector_norm(t, ord))
     compare(lambda t: thw.linalg.vector_norm(t, ord, dim=1, keepdim=True), [a],
             torch_fn=lambda t: torch.linalg.vector_norm(t, ord, dim=1, keepdim=True))
 
@@ -309,7 +310,8 @@ def test_std_var_correction(device, correction):
     for name in ("std", "var"):
         compare(lambda t: getattr(t, name)(1, correction=correction), [a], device=device)
         compare(lambda t: getattr(t, name)(correction=correction, keepdim=True, dim=0), [a[:, :3]],
-                torch_fn=lambda t: getattr(t, name)(dim=0, correction=correction, keepdim=True), device=device)
+                torch_fn=lambda t: getattr(t, name)(dim=0, correction=correction, keepdim=True),
+                device=device)
 
 
 def test_reduction_gradchecks():

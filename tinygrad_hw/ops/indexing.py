@@ -177,7 +177,7 @@ def index_select(t, dim, index):
         raise IndexError(f"index_select(): index must be 0-d or 1-d, got shape {idx.shape}")
     src = t.reshape(1) if t.ndim == 0 else t
     axis = _dim(dim, src.ndim)
-    if idx.numel() and (int(idx._data.min()) < -src.shape[axis] or int(idx._data.max()) >= src.shape[axis]):
+    if idx.numel() and (int(idx._data.min()) < 0 or int(idx._data.max()) >= src.shape[axis]):
         raise IndexError(f"index_select(): index out of range for dim {dim} of size {src.shape[axis]}")
     out = IndexSelect.apply(src, idx=idx._data.reshape(-1), axis=axis)
     return out.reshape(()) if t.ndim == 0 else out

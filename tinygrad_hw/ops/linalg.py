@@ -10,7 +10,8 @@ from .reduce import Norm, _axes
 
 def _same_dtype(a, b, name):
     if a.dtype != b.dtype:
-        raise RuntimeError(f"{name}(): expected both tensors to have the same dtype, got {a.dtype} and {b.dtype}")
+        raise RuntimeError(f"{name}(): expected both tensors to have the same dtype, "
+                           f"got {a.dtype} and {b.dtype}")
 
 
 def mm(a, b):
