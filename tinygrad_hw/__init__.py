@@ -17,7 +17,7 @@ from .creation import (tensor, from_numpy, zeros, ones, empty, full, arange, lin
                        randn_like)
 from .ops import where, cat, stack
 from .gradcheck import gradcheck
-from . import cuda, nn, optim, data
+from . import cuda, nn, optim, data, viz, profiler, testing
 from .io import save, load
 
 float16 = half = _np.dtype(_np.float16)

@@ -231,3 +231,17 @@ def get_rng_state():
 
 def set_rng_state(state):
     rng(CPU).bit_generator.state = state
+
+
+# --- device timing (the profiler) -----------------------------------------------------------
+def record_event(dev):
+    """A CUDA event recorded now on ``dev``'s current stream (GPU devices only)."""
+    with dev.xp.cuda.Device(dev.index):
+        ev = dev.xp.cuda.Event()
+        ev.record()
+    return ev
+
+
+def event_elapsed_ms(start, end):
+    """Milliseconds of device time between two recorded events (after a synchronisation)."""
+    return _cupy.cuda.get_elapsed_time(start, end)

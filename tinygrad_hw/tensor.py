@@ -20,6 +20,9 @@ from .backend import CPU
 
 # ---------------------------------------------------------------------------------------------
 # Grad mode: one switch that every op asks.
+_profiler = None     # the active thw.profiler.profile, if any (see profiler.py)
+
+
 class _GradMode:
     enabled = True
 
@@ -116,7 +119,9 @@ class Function:
         record = record and _GradMode.enabled
         fn.xp = dev.xp
         fn.needs_input_grad = needs if record else (False,) * len(args)
-        t = Tensor._wrap(fn.forward(*arrays, **kwargs), dev)
+        prof = _profiler
+        out = fn.forward(*arrays, **kwargs) if prof is None else prof.op(fn, "forward", arrays, kwargs)
+        t = Tensor._wrap(out, dev)
         if record and t._data.dtype.kind in "fc":
             fn.generation = gen
             fn.inputs = args
@@ -154,7 +159,7 @@ def _run_backward(root_fn, grad, retain_graph):
                 "Trying to backward through the graph a second time (or directly access saved "
                 "tensors after they have already been freed). Specify retain_graph=True if you "
                 "need to backward through the graph a second time.")
-        in_grads = fn.backward(g)
+        in_grads = fn.backward(g) if _profiler is None else _profiler.op(fn, "backward", (g,), None)
         for t, gi, need in zip(fn.inputs, in_grads, fn.needs_input_grad):
             if not need or gi is None:
                 continue

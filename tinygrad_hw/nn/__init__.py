@@ -4,5 +4,8 @@ from . import init
 from .module import Module, Parameter, Sequential, ModuleList, ModuleDict
 from .layers import (Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, ReLU, Tanh, Sigmoid, Softmax,
                      LogSoftmax, Flatten, Identity, Dropout)
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, GroupNorm, InstanceNorm1d,
+                            InstanceNorm2d, InstanceNorm3d)
 from .loss import CrossEntropyLoss, NLLLoss
+from .sparse import Embedding
+from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d

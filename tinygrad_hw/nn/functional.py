@@ -12,10 +12,14 @@ from ..tensor import Function, Tensor
 from ._conv import conv2d
 from ._pool import max_pool2d, avg_pool2d, adaptive_avg_pool2d
 from ._loss import softmax, log_softmax, cross_entropy, nll_loss
+from ._upsample import interpolate, upsample
+from ._embedding import embedding
+from ._groupwise import layer_norm, group_norm, instance_norm
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "relu", "sigmoid",
            "tanh", "softmax", "log_softmax", "cross_entropy", "nll_loss", "batch_norm", "dropout",
-           "pad", "flatten"]
+           "pad", "flatten", "interpolate", "upsample", "embedding", "layer_norm",
+           "group_norm", "instance_norm"]
 
 
 class Linear(Function):

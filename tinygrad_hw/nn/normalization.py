@@ -9,6 +9,7 @@ from .. import creation
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from . import _groupwise
 from .module import Module, Parameter
 
 
@@ -90,3 +91,82 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (N, C, H, W), statistics per channel C."""
     _expected_dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W), statistics per channel C."""
+    _expected_dims = (5,)
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing ``normalized_shape`` dims; elementwise affine of that shape."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        dev = "cpu" if device is None else device
+        if elementwise_affine:
+            self.weight = Parameter(creation.ones(self.normalized_shape, dtype=dtype, device=dev))
+            self.bias = Parameter(creation.zeros(self.normalized_shape, dtype=dtype, device=dev)) if bias else None
+            if not bias:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        return _groupwise.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalise ``num_groups`` groups of channels per sample; per-channel affine."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        dev = "cpu" if device is None else device
+        if affine:
+            self.weight = Parameter(creation.ones(num_channels, dtype=dtype, device=dev))
+            self.bias = Parameter(creation.zeros(num_channels, dtype=dtype, device=dev))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        return _groupwise.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    """Per-sample, per-channel statistics; running statistics and affine off by default, as torch."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        use_input_stats = self.training or not self.track_running_stats
+        return _groupwise.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                                        use_input_stats, 0.1 if self.momentum is None else self.momentum,
+                                        self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _expected_dims = (3,)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _expected_dims = (4,)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    _expected_dims = (5,)
