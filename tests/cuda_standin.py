@@ -13,6 +13,8 @@ do where engine bugs hide, so a test that passes here has none of these bugs:
   argument check does; Python scalars and NumPy scalars (``np.float32(2)``) are accepted.
   ``a[idx] = host_array`` raises ValueError for a non-0-d NumPy value, as CuPy's fill.
   ``asarray``/``array`` accept host data: that is the explicit host->device copy.
+- integer-array indices out of bounds wrap around (CuPy's documented difference from NumPy);
+  out-of-bounds basic integer indices raise IndexError, as both do.
 - results are device arrays, never NumPy scalars: reductions and ``a[0]`` of a 1-d array give
   0-d arrays.
 - devices: ``getDeviceCount()`` is 2 (``THW_STANDIN_DEVICES`` changes it); arrays are made on
@@ -268,6 +270,9 @@ class ndarray:
             return _ufunc(ufunc).reduce(*inputs, **kwargs)
         if method != "__call__":
             return NotImplemented
+        # NumPy hands a NumPy scalar operand over as a 0-d array (``np.float64(1) < a``); CuPy
+        # takes that as the scalar it was. A direct ``cp.add(a, np.asarray(1.0))`` is refused.
+        inputs = tuple(x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x for x in inputs)
         return _apply_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
@@ -311,7 +316,7 @@ class ndarray:
         return f"{np.array2string(self._a, prefix='array(')} (stand-in device {self._dev})"
 
     def __getitem__(self, index):
-        idx = _index(index)
+        idx = _index(index, self._a.shape)
         if _is_basic(idx):
             parts = idx if isinstance(idx, tuple) else (idx,)
             if Ellipsis not in parts:
@@ -326,7 +331,7 @@ class ndarray:
             raise _unsupported(value)
         if isinstance(value, np.ndarray):
             value = value[()]          # a 0-d host value fills as a scalar
-        _in(self)[_index(index)] = _in(value)
+        _in(self)[_index(index, self._a.shape)] = _in(value)
 
     def copy(self, order="C"):
         return ndarray(self._a.copy(order=order))      # onto the current device, as CuPy
@@ -351,13 +356,22 @@ def _is_basic(idx):
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice, np.integer)) for p in parts)
 
 
-def _index(index):
-    """An index for a device array: device index arrays unwrapped; lists and slices pass."""
+def _index(index, shape=None):
+    """An index for a device array: device index arrays unwrapped; lists and slices pass. With
+    ``shape``, integer-array indices wrap around instead of raising, as CuPy's do (where each
+    index part maps to one axis: no None, Ellipsis or boolean part)."""
     if isinstance(index, tuple):
-        return tuple(_index(i) for i in index)
-    if isinstance(index, ndarray):
-        return _in(index)
-    return index
+        parts = tuple(_index(i) for i in index)
+    else:
+        parts = (_in(index) if isinstance(index, ndarray) else index,)
+    if shape is not None and all(p is not None and p is not Ellipsis for p in parts):
+        wrapped = []
+        for p, n in zip(parts, shape):
+            if isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu" and n:
+                p = np.mod(p, n)
+            wrapped.append(p)
+        parts = tuple(wrapped) + parts[len(wrapped):]
+    return parts if isinstance(index, tuple) else parts[0]
 
 
 for _name in ("sum", "mean", "max", "min", "prod", "var", "std", "any", "all", "argmax", "argmin",

@@ -276,6 +276,14 @@ def test_device_array_next_to_a_cpu_tensor_is_not_copied_silently(device, reques
             thw.ones(2) + raw
 
 
+def test_integer_array_index_out_of_range_raises(device, request):
+    _xfail_on_cuda(request, device, "ops/movement.py Index relies on the array library's IndexError; "
+                                    "CuPy wraps out-of-range integer-array indices around")
+    x = thw.arange(6.0, device=device)
+    with pytest.raises(IndexError):
+        x[thw.tensor([1, 6], device=device)]
+
+
 def test_batch_norm_with_raw_running_stats_checks_their_device(device):
     x = _rand(4, 3, 2, 2)
     rm, rv = np.zeros(3, np.float32), np.ones(3, np.float32)
