@@ -29,7 +29,8 @@ do where engine bugs hide, so a test that passes here has none of these bugs:
 Also: ``cuda.Device`` (``.id``, ``.use()``, ``.synchronize()``), ``cuda.Event``,
 ``cuda.Stream``, ``cuda.get_elapsed_time``, ``cuda.runtime.getDeviceCount / getDevice /
 setDevice / deviceSynchronize``, ``cupyx.scatter_add``, ``lib.stride_tricks.as_strided``,
-``random.default_rng`` (integers, random, standard_normal, normal, uniform, permutation).
+``random.default_rng`` (integers, random, standard_normal, uniform, standard_exponential: CuPy's
+Generator has no normal, permutation, choice or shuffle, so neither has this one).
 Everything else NumPy has is reached through module ``__getattr__``, wrapped the same way.
 """
 import functools
@@ -543,27 +544,32 @@ class Generator:
     def __init__(self, seed=None):
         self._g = np.random.default_rng(seed)
 
-    def _draw(self, name, *args, **kwargs):
+    def _draw(self, name, *args, out=None, **kwargs):
         _check_kwargs(name, kwargs)
-        return _out(np.asarray(getattr(self._g, name)(*args, **kwargs)))
+        r = _out(np.asarray(getattr(self._g, name)(*args, **kwargs)))
+        if out is None:
+            return r
+        if not isinstance(out, ndarray) or out.dtype != r.dtype or out.shape != r.shape:
+            raise TypeError("Supplied output array has the wrong type or shape")
+        out[...] = r
+        return out
 
     def random(self, size=None, dtype=np.float64, out=None):
-        return self._draw("random", size, dtype=dtype)
+        return self._draw("random", size if out is None else out.shape, dtype=dtype, out=out)
 
     def standard_normal(self, size=None, dtype=np.float64, out=None):
-        return self._draw("standard_normal", size, dtype=dtype)
+        return self._draw("standard_normal", size if out is None else out.shape, dtype=dtype, out=out)
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float64):
+        return self._draw("uniform", _in(low), _in(high), size).astype(dtype)
 
     def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
         return self._draw("integers", low, high, size, dtype=dtype, endpoint=endpoint)
 
-    def normal(self, loc=0.0, scale=1.0, size=None):
-        return self._draw("normal", loc, scale, size)
+    def standard_exponential(self, size=None, dtype=np.float64, method="inv", out=None):
+        return self._draw("standard_exponential", size, dtype=dtype)
 
-    def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float64):
-        return self._draw("uniform", low, high, size).astype(dtype)
-
-    def permutation(self, x):
-        return self._draw("permutation", _in(x))
+    # CuPy's Generator has no normal, permutation, choice or shuffle: neither has this one
 
 
 def _as_strided(x, shape=None, strides=None):
