@@ -165,3 +165,18 @@ def test_training_step_does_not_sync_the_host(on_standin, name):
         F.cross_entropy(model(x), y).backward()
         opt.step()
     assert cp.sync_count() == before
+
+
+def test_cuda_class_ids_are_checked_on_the_first_call_and_when_asked(on_standin, monkeypatch):
+    from tinygrad_hw.nn import _loss
+    monkeypatch.setattr(_loss, "_checked_cuda", False)
+    x, bad = thw.zeros(2, 3, device="cuda"), thw.tensor([0, 3], device="cuda")
+    with pytest.raises(IndexError, match=r"\[0, 3\)"):
+        F.cross_entropy(x, bad)                     # the first call on a GPU checks
+    F.cross_entropy(x, thw.tensor([0, 2], device="cuda"))
+    F.cross_entropy(x, bad)                         # later ones do not (no host sync)
+    monkeypatch.setattr(_loss, "CHECK_CUDA_TARGETS", True)
+    with pytest.raises(IndexError, match=r"\[0, 3\)"):
+        F.nll_loss(x, bad)
+    with pytest.raises(IndexError):                 # the CPU always checks
+        F.cross_entropy(thw.zeros(2, 3), thw.tensor([0, 3]))
