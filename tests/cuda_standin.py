@@ -26,7 +26,8 @@ do where engine bugs hide, so a test that passes here has none of these bugs:
   ``writeable=``, ``subok=True``, ``signature=``, ``extobj=``, ``casting=`` on reductions.
   ``as_strided`` takes only ``shape`` and ``strides``.
 
-Also: ``cuda.Device`` (``.id``, ``.use()``, ``.synchronize()``), ``cuda.Event``,
+Also: DLPack (``__dlpack__``, ``__dlpack_device__`` = (kDLCUDA, id), ``from_dlpack``, which
+refuses host objects as CuPy does), ``cuda.Device`` (``.id``, ``.use()``, ``.synchronize()``), ``cuda.Event``,
 ``cuda.Stream``, ``cuda.get_elapsed_time``, ``cuda.runtime.getDeviceCount / getDevice /
 setDevice / deviceSynchronize``, ``cupyx.scatter_add``, ``lib.stride_tricks.as_strided``,
 ``random.default_rng`` (integers, random, standard_normal, uniform, standard_exponential: CuPy's
@@ -307,6 +308,13 @@ class ndarray:
                 "data": (self.data.ptr, False),
                 "strides": None if self._a.flags.c_contiguous else self._a.strides}
 
+    # DLPack: the capsule carries the device array itself; only this module's from_dlpack reads it
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        return _Capsule(self)
+
+    def __dlpack_device__(self):
+        return (2, self._dev)         # kDLCUDA
+
     def __len__(self):
         return len(self._a)
 
@@ -431,6 +439,26 @@ def ascontiguousarray(a, dtype=None, **kwargs):
     if not isinstance(a, ndarray):
         raise _unsupported(a)
     return ndarray(np.ascontiguousarray(_in(a), dtype=dtype))
+
+
+class _Capsule:
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+
+def from_dlpack(x, *, device=None, copy=None):
+    """A device array sharing memory with ``x`` (an object with ``__dlpack__`` of a CUDA device)."""
+    if isinstance(x, ndarray):
+        return x
+    if hasattr(x, "__dlpack_device__") and x.__dlpack_device__()[0] != 2:
+        raise TypeError(f"from_dlpack: {type(x).__name__} is not on a CUDA device "
+                        f"(DLPack device {x.__dlpack_device__()}); copy it with asarray()")
+    cap = x.__dlpack__() if hasattr(x, "__dlpack__") else x
+    if not isinstance(cap, _Capsule):
+        raise TypeError(f"from_dlpack: the stand-in reads only its own arrays, got {type(x).__name__}")
+    return cap.array
 
 
 def asnumpy(a, stream=None, order="C", out=None, blocking=True):

@@ -70,6 +70,16 @@ def test_integer_array_indices_wrap_around_as_in_cupy():
         a[2]
 
 
+def test_dlpack_round_trip_shares_memory_and_refuses_host_arrays():
+    a = cp.arange(3.0)
+    assert a.__dlpack_device__() == (2, 0)
+    b = cp.from_dlpack(a.reshape(3))
+    b[0] = 7.0
+    assert a.get()[0] == 7.0
+    with pytest.raises(TypeError, match="not on a CUDA device"):
+        cp.from_dlpack(np.arange(3.0))
+
+
 def test_numpy_only_keywords_are_refused():
     a = cp.ones((2, 3))
     for call in (lambda: cp.asarray([1], like=a), lambda: a.sum(where=a > 0), lambda: a.max(initial=0),
