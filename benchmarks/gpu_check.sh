@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One short run on a GPU machine: the CUDA test cases, then GPU-vs-CPU benchmarks, in under 6 minutes.
 #
-#   PYTHONPATH=. bash benchmarks/gpu_check.sh OUTDIR
+#   PYTHONPATH=. bash benchmarks/gpu_check.sh OUTDIR [--dry-run]
 #
+# --dry-run (no GPU needed): the env step, the CUDA tests collected but not run, and the
+# bookkeeping; every other step is only listed in summary.txt with its cap.
 # Needs CuPy, torch, numpy, pytest and hypothesis already installed (nothing is installed here).
 # Every step runs under `timeout` within one overall budget, and a failing step does not stop the
 # next. OUTDIR receives a few files: summary.txt (step exit codes and times), nvidia-smi.txt,
@@ -10,12 +12,15 @@
 # (logs, JSON, markdown and PNG plots of each benchmark run).
 set -uo pipefail
 
-OUTDIR="${1:?usage: gpu_check.sh OUTDIR}"
+OUTDIR="${1:?usage: gpu_check.sh OUTDIR [--dry-run]}"
+DRY_RUN=0
+[[ "${2:-}" == "--dry-run" ]] && DRY_RUN=1
 BUDGET_S="${GPU_CHECK_BUDGET_S:-340}"
 mkdir -p "$OUTDIR"
 OUTDIR="$(cd "$OUTDIR" && pwd)"
 WORK="$(mktemp -d)"
 export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" CI=true PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+unset THW_TEST_CUDA_STANDIN      # the real GPU, never the tests' stand-in
 START=$(date +%s)
 SUMMARY="$WORK/summary.txt"
 
@@ -29,6 +34,11 @@ step() {
         echo "$name: skipped (budget spent)" | tee -a "$SUMMARY"
         return 0
     fi
+    if (( DRY_RUN )) && [[ $name != env && $name != pytest_cuda ]]; then
+        echo "$name: dry run (cap $cap s): $*" | tee -a "$SUMMARY"
+        return 0
+    fi
+    (( DRY_RUN )) && [[ $name == pytest_cuda ]] && set -- "$@" --collect-only
     local t0=$(date +%s)
     timeout --kill-after=5 "$cap" "$@" >"$WORK/$name.log" 2>&1
     local rc=$?
@@ -49,22 +59,22 @@ try:
     import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())
 except Exception as e: print('torch import failed:', e)
 print('thw.cuda.is_available()', thw.cuda.is_available())"
-cat "$WORK/env.log" >>"$SUMMARY"
+cat "$WORK/env.log" >>"$SUMMARY" 2>/dev/null
 
 # Every CUDA case has 'cuda' in its test id (the device fixture); -rs lists any that still skip.
-step pytest_cuda 170 python -m pytest tests -q -k cuda -rs --durations=15 -p no:cacheprovider \
+step pytest_cuda 150 python -m pytest tests -q -k cuda -rs --durations=15 -p no:cacheprovider \
     --junitxml="$WORK/pytest_cuda.xml"
 
-# Fast workloads over the full sweep (gives the crossover), then ResNet-20 at larger batches,
-# GPU first. A benchmark stopped by its timeout still writes what it measured.
-step bench_small 80 python -m benchmarks --workloads mlp lenet5 --devices cpu cuda \
+# ResNet-20 (batch 128 included) first, GPU first, then the fast workloads over the full sweep
+# (gives the crossover). A benchmark stopped by its timeout still writes what it measured.
+step bench_resnet20 80 python -m benchmarks --workloads resnet20 --devices cuda cpu \
+    --batch-sizes 16 64 128 256 --repeats 2 --warmup 1 --min-rep-s 0.0 --settle-s 0.1 \
+    --no-include-ops --no-include-memory --no-include-overhead --out "$WORK/bench_resnet20"
+step bench_small 70 python -m benchmarks --workloads mlp lenet5 --devices cpu cuda \
     --batch-sizes 1 16 64 256 --repeats 3 --warmup 2 --min-rep-s 0.05 --settle-s 0.1 \
     --no-include-ops --no-include-memory --include-overhead --out "$WORK/bench_small"
-step bench_resnet20 70 python -m benchmarks --workloads resnet20 --devices cuda cpu \
-    --batch-sizes 16 64 256 --repeats 2 --warmup 1 --min-rep-s 0.0 --settle-s 0.1 \
-    --no-include-ops --no-include-memory --no-include-overhead --out "$WORK/bench_resnet20"
 if [[ -f benchmarks/ops.py ]]; then
-    step bench_ops 40 python -m benchmarks.ops --quick
+    step bench_ops 30 python -m benchmarks.ops --quick
 fi
 step nvidia-smi-after 10 nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu \
     --format=csv

@@ -90,7 +90,7 @@ def gpu_info():
     import tinygrad_hw as thw
     if not thw.cuda.is_available():
         return None
-    import cupy
+    cupy = thw.backend.cuda_module()
     props = cupy.cuda.runtime.getDeviceProperties(0)
     name = props["name"]
     return {"name": name.decode() if isinstance(name, bytes) else name,

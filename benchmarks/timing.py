@@ -22,8 +22,8 @@ class CupyTimer:
     """Seconds on the device, via ``cupy.cuda.Event``, for ``n`` calls of ``fn``."""
 
     def __init__(self):
-        import cupy
-        self.cupy = cupy
+        from tinygrad_hw import backend
+        self.cupy = backend.cuda_module()
 
     def time(self, fn, n):
         cp = self.cupy

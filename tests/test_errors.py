@@ -96,10 +96,14 @@ def test_cuda_without_cupy_says_cupy_is_missing(without_cupy):
     assert not thw.cuda.is_available()
 
 
-@pytest.mark.skipif(thw.cuda.is_available(), reason="this machine has a GPU and CuPy")
-def test_cuda_here_without_gpu_raises_clearly():
-    with pytest.raises(RuntimeError, match="CuPy|GPU"):
+def test_cuda_here_without_gpu_raises_clearly(without_cupy, monkeypatch):
+    # CuPy importable, but it sees no GPU
+    import types
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 0)
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime)))
+    with pytest.raises(RuntimeError, match="CuPy is installed but no CUDA GPU was found"):
         thw.zeros(1, device="cuda")
+    assert not thw.cuda.is_available()
 
 
 def test_reshape_to_a_wrong_size(device):

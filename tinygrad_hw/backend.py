@@ -8,6 +8,7 @@ import numpy as np
 
 _cupy = None          # the cupy module once imported
 _cupy_error = None    # why cupy could not be used, once we have tried
+_cupyx = None         # cupyx (scatter_add), set with a module given to set_cuda_module
 
 
 def _import_cupy():
@@ -34,6 +35,23 @@ def _import_cupy():
                 _cupy = cupy
                 return cupy
     raise RuntimeError(_cupy_error)
+
+
+def set_cuda_module(module, cupyx=None):
+    """Use ``module`` (CuPy's API; ``cupyx`` for its scatter_add) as the 'cuda' array module
+    instead of importing cupy. The test suite's CUDA stand-in comes in here; devices and
+    generators made for 'cuda' so far are forgotten."""
+    global _cupy, _cupy_error, _cupyx
+    _cupy, _cupyx, _cupy_error = module, cupyx, None
+    for name in [n for n, d in _devices.items() if d.type == "cuda"]:
+        del _devices[name]
+    for dev in [d for d in _rngs if d.type == "cuda"]:
+        del _rngs[dev]
+
+
+def cuda_module():
+    """The 'cuda' array module (cupy, or the one given to set_cuda_module); RuntimeError if none."""
+    return _import_cupy()
 
 
 def cuda_available():
@@ -137,6 +155,9 @@ def to_device(array, dev):
         return to_host(array)
     cp = dev.xp
     with cp.cuda.Device(dev.index):
+        if isinstance(array, cp.ndarray):
+            # CuPy's asarray returns an array of another GPU unchanged; copy() lands here
+            return array if array.device.id == dev.index else array.copy()
         return cp.asarray(array)
 
 
@@ -163,7 +184,9 @@ def scatter_add(target, index, values):
     if isinstance(target, np.ndarray):
         np.add.at(target, index, values)
     else:
-        import cupyx
+        cupyx = _cupyx
+        if cupyx is None:
+            import cupyx
         cupyx.scatter_add(target, index, values)
     return target
 

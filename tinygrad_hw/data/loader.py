@@ -15,7 +15,7 @@ class ArrayDataset:
         if len(images) != len(labels):
             raise ValueError(f"ArrayDataset: {len(images)} images but {len(labels)} labels")
         self.images = images
-        self.labels = np.asarray(labels, np.int64)
+        self.labels = backend.device_of_data(labels).xp.asarray(labels, np.int64)   # host or GPU
         self.classes = classes
 
     def __len__(self):
@@ -100,8 +100,10 @@ class DataLoader:
         self._scale = xp.asarray((1.0 / (255.0 * std)).reshape(1, channels, 1, 1), np.float32)
         self._shift = xp.asarray((-mean / std).reshape(1, channels, 1, 1), np.float32)
         # the whole uint8 set moves to the device once; batches are gathered there
-        self._images = backend.to_device(np.ascontiguousarray(images), self.device)
-        self._labels = backend.to_device(np.asarray(dataset.labels, np.int64), self.device)
+        xp_in = backend.device_of_data(images).xp        # the dataset may already be on a GPU
+        self._images = backend.to_device(xp_in.ascontiguousarray(images), self.device)
+        self._labels = backend.to_device(
+            backend.device_of_data(dataset.labels).xp.asarray(dataset.labels, np.int64), self.device)
 
     def __len__(self):
         n = len(self.dataset)

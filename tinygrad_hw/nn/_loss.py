@@ -118,6 +118,20 @@ def log_softmax(x, dim=None):
     return LogSoftmax.apply(x, dim=_dim(dim, x.ndim, "log_softmax"))
 
 
+# Checking the class ids costs a host sync per call on a GPU: there it runs on the first call,
+# then only when CHECK_CUDA_TARGETS is set (out-of-range ids then give wrong values, not an error).
+CHECK_CUDA_TARGETS = False
+_checked_cuda = False
+
+
+def _check_targets(dev):
+    global _checked_cuda
+    if dev.type == "cpu" or CHECK_CUDA_TARGETS or not _checked_cuda:
+        _checked_cuda = _checked_cuda or dev.type != "cpu"
+        return True
+    return False
+
+
 def _class_loss(cls, name, x, target, weight, ignore_index, reduction, smoothing):
     if not isinstance(target, Tensor):
         target = Tensor(target, device=x.device)
@@ -148,7 +162,7 @@ def _class_loss(cls, name, x, target, weight, ignore_index, reduction, smoothing
         w = weight._data.astype(x.dtype, copy=False) if isinstance(weight, Tensor) else \
             x.device.xp.asarray(weight, dtype=x.dtype)
     t = target._data
-    if t.size:
+    if t.size and _check_targets(x.device):
         bad = ((t < 0) | (t >= C)) & (t != ignore_index)
         if bool(bad.any()):
             raise IndexError(f"{name}: target holds class ids outside [0, {C}) (min {int(t.min())}, "

@@ -146,8 +146,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if t is not None and tuple(t.shape) != (C,):
             raise ValueError(f"batch_norm: {name} must have shape ({C},) for input of shape {x.shape}, "
                              f"got {tuple(t.shape)}")
-        if isinstance(t, Tensor) and t.device is not x.device:
-            raise RuntimeError(f"batch_norm: input is on {x.device} but {name} is on {t.device}")
+        dev = None if t is None else t.device if isinstance(t, Tensor) else backend.device_of_data(t)
+        if dev is not None and dev is not x.device:     # raw arrays too: updated in place below
+            raise RuntimeError(f"batch_norm: input is on {x.device} but {name} is on {dev}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     if training and x.numel() // C <= 1:
