@@ -202,12 +202,12 @@ class LogSigmoid(_Pointwise):
 
 
 class PReLU(Function):
-    """Notation: x (N, C, *) or (C,) or 0-d; weight (C,) (one slope per channel, dim 1) or (1,)."""
+    """Notation: x (N, C, *); weight (C,), one slope per channel (dim 1), or (1,), one for all
+    (the only choice for inputs of fewer than 2 dims, which have no channel dim, as in torch)."""
 
     def forward(self, x, w):
         xp = self.xp
-        shape = (1, -1) + (1,) * (x.ndim - 2) if x.ndim >= 2 else (-1,) if x.ndim == 1 else ()
-        self.wb = w.reshape(shape) if w.size > 1 or x.ndim else w.reshape(())
+        self.wb = w.reshape(()) if w.size == 1 else w.reshape((1, -1) + (1,) * (x.ndim - 2))
         self.x, self.pos = x, x > 0
         return xp.where(self.pos, x, self.wb * x).astype(x.dtype, copy=False)
 
@@ -219,11 +219,8 @@ class PReLU(Function):
         if need_w:
             gw_full = xp.where(self.pos, 0, self.x * g).astype(g.dtype, copy=False)
             w = self.inputs[1]
-            if w._data.size == 1:
-                gw = gw_full.sum().reshape(w._data.shape)
-            else:
-                axes = (0,) + tuple(range(2, g.ndim)) if g.ndim >= 2 else ()
-                gw = gw_full.sum(axis=axes).reshape(w._data.shape)
+            axes = None if w._data.size == 1 else (0,) + tuple(range(2, g.ndim))
+            gw = gw_full.sum(axis=axes).reshape(w._data.shape)
         return gx, gw
 
 
@@ -355,7 +352,7 @@ def prelu(input, weight):
     _float_input(input, "prelu")
     if not isinstance(weight, Tensor) or weight.ndim > 1:
         raise ValueError(f"prelu: weight must be a 1-D Tensor, got {getattr(weight, 'shape', weight)}")
-    channels = input.shape[1] if input.ndim >= 2 else input.shape[0] if input.ndim == 1 else 1
+    channels = input.shape[1] if input.ndim >= 2 else 1
     if weight.numel() not in (1, channels):
         raise ValueError(f"prelu: weight of {weight.numel()} elements does not match the {channels} "
                          f"channels of input of shape {input.shape} (expected 1 or {channels})")
