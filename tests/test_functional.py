@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
-from oracle import compare
+from oracle import compare, raises_with
 
 TF = torch.nn.functional
 dtypes = st.sampled_from([np.float64, np.float32])
@@ -36,10 +36,8 @@ def test_linear_gradcheck():
     ((2, 3), (4, 3), (3,), ValueError, ["(4,)", "(3,)"]),
 ])
 def test_linear_bad_input(x, w, b, exc, words):
-    with pytest.raises(exc) as e:
+    with raises_with(exc, *words):
         F.linear(thw.zeros(*x), thw.zeros(*w), None if b is None else thw.zeros(*b))
-    for word in words:
-        assert word in str(e.value), (word, str(e.value))
 
 
 # --- batch norm ---------------------------------------------------------------------------------

@@ -374,7 +374,10 @@ class BCE(_BinaryLoss):
 
     def loss(self, x, t):
         xp = self.xp
-        self.lx, self.l1x = xp.maximum(xp.log(x), -100.0), xp.maximum(xp.log1p(-x), -100.0)
+        # log(0) is -inf and then -100; the where()s only keep NumPy from warning about it
+        pos, below1 = x > 0, x < 1
+        self.lx = xp.maximum(xp.where(pos, xp.log(xp.where(pos, x, 1)), -100.0), -100.0)
+        self.l1x = xp.maximum(xp.where(below1, xp.log1p(-xp.where(below1, x, 0)), -100.0), -100.0)
         return -(t * self.lx + (1 - t) * self.l1x)
 
     def grads(self, c, nx, nt):
