@@ -166,3 +166,19 @@ def test_ops_benchmark_writes_rows(tmp_path, capsys):
             assert math.isfinite(r[key]) and r[key] > 0, (key, r)
     assert rows[1]["im2col_mib"] == 6 * 25 * 64 * 8 * 8 * 4 / 2 ** 20
     assert "| conv2d | lenet5 conv2" in capsys.readouterr().out
+
+
+# --- layout: the layers go one way -----------------------------------------------------------------
+def test_tensor_and_ops_import_nothing_from_nn_and_functional_only_reexports():
+    import ast
+    import pathlib
+    root = pathlib.Path(thw.__file__).parent
+    for path in [root / "tensor.py", *sorted((root / "ops").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = (node.module or "").split(".") + [a.name for a in node.names]
+                assert "nn" not in names, f"{path.name} imports nn ({node.module}: {names})"
+    tree = ast.parse((root / "nn" / "functional.py").read_text())
+    kinds = {type(n).__name__ for n in tree.body} - {"Expr", "ImportFrom", "Assign"}
+    assert not kinds, f"functional.py defines {kinds}; it should only re-export"
+    assert set(F.__all__) <= set(dir(F))

@@ -5,6 +5,8 @@ Notation: M rows (the batch, times any spatial dims), C classes; logits (N, C, d
 as (M, C) with the class dim last, targets (N, d1, ...) as (M,) integer class ids, or, for
 class-probability targets, as (M, C) like the logits.
 """
+import numpy as np
+
 from ..tensor import Function, Tensor
 from ..ops.elementwise import unbroadcast
 from ..ops.softmax import log_softmax_array
@@ -301,7 +303,7 @@ def _pair_inputs(name, input, target):
                         f"{input.dtype} and {target.dtype}")
     _same_device(name, input, target)
     try:
-        input.device.xp.broadcast_shapes(input.shape, target.shape)
+        np.broadcast_shapes(input.shape, target.shape)     # shapes only, never data
     except ValueError:
         raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} "
                          "cannot be broadcast together") from None

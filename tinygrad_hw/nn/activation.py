@@ -22,17 +22,6 @@ class _Activation(Module):
         return s
 
 
-class ReLU(_Activation):
-    _fn = "relu"
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
-
-
 class Tanh(_Activation):
     _fn = "tanh"
 
@@ -81,6 +70,10 @@ class ELU(_Activation):
 
 class CELU(ELU):
     _fn = "celu"
+
+
+class ReLU(_InplaceActivation):
+    _fn = "relu"
 
 
 class SELU(_InplaceActivation):
