@@ -85,7 +85,8 @@ class LeakyReLU(_Pointwise):
         return self.xp.where(x > 0, x, x * self.negative_slope)
 
     def df(self, x, y):
-        return self.xp.where(x > 0, 1.0, self.negative_slope)
+        one = x.dtype.type(1)       # NumPy scalars of x's dtype: where() of two Python floats is float64
+        return self.xp.where(x > 0, one, x.dtype.type(self.negative_slope))
 
 
 class ELU(_Pointwise):
@@ -179,7 +180,7 @@ class Hardsigmoid(_Pointwise):
         return self.xp.clip(x / 6 + 0.5, 0, 1)
 
     def df(self, x, y):
-        return ((x > -3) & (x < 3)) * (1 / 6)
+        return ((x > -3) & (x < 3)) * x.dtype.type(1 / 6)
 
 
 class Hardswish(_Pointwise):
@@ -346,8 +347,8 @@ def prelu(input, weight):
     """x if x > 0 else weight * x, with one weight per channel (dim 1) or one shared weight.
 
     >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
-    >>> F.prelu(thw.tensor([[-1.0, -1.0]]), thw.tensor([0.1, 0.5])).tolist()
-    [[-0.1, -0.5]]
+    >>> F.prelu(thw.tensor([[-2.0, -2.0]]), thw.tensor([0.25, 0.5])).tolist()
+    [[-0.5, -1.0]]
     """
     _float_input(input, "prelu")
     if not isinstance(weight, Tensor) or weight.ndim > 1:
