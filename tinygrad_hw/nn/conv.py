@@ -4,11 +4,10 @@ Notation: N batch, C channels, H/W height/width, KH/KW kernel size.
 """
 from . import functional as F
 from ._conv import pair
-from .init import _empty, _init_weight_and_bias
-from .module import Module, Parameter
+from .linear import _WeightAndBias
 
 
-class Conv2d(Module):
+class Conv2d(_WeightAndBias):
     """2-D convolution. Shapes: x (N, C_in, H, W) -> (N, C_out, OH, OW);
     weight (C_out, C_in / groups, KH, KW); bias (C_out,)."""
 
@@ -29,15 +28,7 @@ class Conv2d(Module):
             if padding == "same" and self.stride != (1, 1):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         self.padding_mode = padding_mode
-        self.weight = Parameter(_empty((out_channels, in_channels // groups) + self.kernel_size, device, dtype))
-        if bias:
-            self.bias = Parameter(_empty((out_channels,), device, dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        _init_weight_and_bias(self.weight, self.bias)
+        self._add_weight_and_bias((out_channels, in_channels // groups) + self.kernel_size, bias, device, dtype)
 
     def _explicit_padding(self, input):
         """'valid' and 'same' as numbers; an odd 'same' total pads one more on the bottom/right, as torch."""

@@ -8,21 +8,28 @@ from .init import _empty, _init_weight_and_bias
 from .module import Module, Parameter
 
 
-class Linear(Module):
-    """y = x @ weight.T + bias. Shapes: x (*, in_features) -> (*, out_features); weight (out, in)."""
+class _WeightAndBias(Module):
+    """A layer with ``weight`` (O, ...) and an optional ``bias`` (O,), initialised as torch does."""
 
-    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
-        super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(_empty((out_features, in_features), device, dtype))
+    def _add_weight_and_bias(self, weight_shape, bias, device, dtype):
+        self.weight = Parameter(_empty(weight_shape, device, dtype))
         if bias:
-            self.bias = Parameter(_empty((out_features,), device, dtype))
+            self.bias = Parameter(_empty(weight_shape[:1], device, dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self):
         _init_weight_and_bias(self.weight, self.bias)
+
+
+class Linear(_WeightAndBias):
+    """y = x @ weight.T + bias. Shapes: x (*, in_features) -> (*, out_features); weight (out, in)."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self._add_weight_and_bias((out_features, in_features), bias, device, dtype)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
