@@ -277,7 +277,8 @@ class SmoothL1(_DiffLoss):
 
     def rho(self, d):
         a = self.xp.abs(d)
-        return self.xp.where(a < self.beta, 0.5 * d * d / self.beta, a - 0.5 * self.beta)
+        quad = a < self.beta        # masks, not where(): its branches are slow on mixed data
+        return quad * (0.5 / self.beta * d * d) + ~quad * (a - 0.5 * self.beta)
 
     def drho(self, d):
         return self.xp.clip(d / self.beta, -1.0, 1.0)
@@ -288,7 +289,8 @@ class Huber(_DiffLoss):
 
     def rho(self, d):
         a = self.xp.abs(d)
-        return self.xp.where(a <= self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
+        quad = a <= self.delta
+        return quad * (0.5 * d * d) + ~quad * (self.delta * (a - 0.5 * self.delta))
 
     def drho(self, d):
         return self.xp.clip(d, -self.delta, self.delta)

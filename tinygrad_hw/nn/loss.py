@@ -3,7 +3,13 @@ functions of the same name in ``nn.functional``. ``size_average``/``reduce`` (de
 torch) map onto ``reduction`` as torch maps them."""
 from . import functional as F
 from ._loss import _REDUCTIONS, _legacy_reduction
+from ..tensor import Tensor
 from .module import Module
+
+
+def _as_tensor(w):
+    """A class weight as a buffer (torch's rule); array-likes are accepted and wrapped."""
+    return w if w is None or isinstance(w, Tensor) else Tensor(w)
 
 
 class _Loss(Module):
@@ -21,7 +27,7 @@ class _Loss(Module):
 class _WeightedLoss(_Loss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", weight)
+        self.register_buffer("weight", _as_tensor(weight))
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -91,7 +97,7 @@ class BCELoss(_WeightedLoss):
 class BCEWithLogitsLoss(_WeightedLoss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
         super().__init__(weight, size_average, reduce, reduction)
-        self.register_buffer("pos_weight", pos_weight)
+        self.register_buffer("pos_weight", _as_tensor(pos_weight))
 
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
