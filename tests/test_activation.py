@@ -53,12 +53,12 @@ def _away_from(x, kinks, gap=0.05):
 
 
 @given(name=st.sampled_from(sorted(CASES)), shape=st.lists(st.integers(1, 5), max_size=3), dtype=dtypes,
-       scale=st.sampled_from([1.0, 4.0]))
-def test_activation_matches_torch(device, name, shape, dtype, scale):
+       scale=st.sampled_from([1.0, 4.0]), transposed=st.booleans())
+def test_activation_matches_torch(device, name, shape, dtype, scale, transposed):
     kwargs, kinks = CASES[name]
     ours, theirs = _fns(name)
     x = _away_from(np.random.default_rng(0).standard_normal(shape) * scale, kinks).astype(dtype)
-    compare(ours, [x], torch_fn=theirs, device=device, **kwargs)
+    compare(ours, [x.T if transposed else x], torch_fn=theirs, device=device, **kwargs)   # .T: not contiguous
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
