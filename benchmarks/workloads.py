@@ -68,53 +68,11 @@ def ours_step(workload, mode, batch_size, device):
 
 # --- torch twins -----------------------------------------------------------------------------
 def build_torch(workload):
-    """The same architecture in torch (PyTorch default initialisation)."""
-    from torch import nn
-    if workload == "mlp":
-        return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-                             nn.Linear(256, 10))
-    if workload == "lenet5":
-        return nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                             nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                             nn.Linear(84, 10))
-    if workload == "resnet20":
-        return _torch_resnet20()
-    raise ValueError(f"unknown workload {workload!r}; expected one of {WORKLOADS}")
-
-
-def _torch_resnet20(num_classes=10, in_channels=1):
-    """ResNet-20 as in models/: 3x3 stem, three stages of three basic blocks (16, 32, 64 channels,
-    stride 2 at the start of stages 2 and 3, 1x1-conv + BN shortcut where the shape changes),
-    global average pool, linear head."""
-    import torch
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.shortcut = nn.Sequential()
-            if stride != 1 or cin != cout:
-                self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                              nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            out = torch.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            return torch.relu(out + self.shortcut(x))
-
-    layers = [nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
-    cin = 16
-    for cout, stride in ((16, 1), (32, 2), (64, 2)):
-        for i in range(3):
-            layers.append(Block(cin, cout, stride if i == 0 else 1))
-            cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes)]
-    return nn.Sequential(*layers)
+    """The same architecture in torch (PyTorch default initialisation), from the shared twins."""
+    from .twins import build_torch as build
+    if workload not in WORKLOADS:
+        raise ValueError(f"unknown workload {workload!r}; expected one of {WORKLOADS}")
+    return build(workload)
 
 
 def torch_step(workload, mode, batch_size, device):

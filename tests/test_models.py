@@ -2,80 +2,11 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn as tnn
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
 from models import SoftmaxRegression, MLP, LeNet5, ResNet, BasicBlock, resnet20
-
-
-# --- torch twins (same module names, so state dicts map key for key); test_parity uses them too ---
-class TorchLeNet5(tnn.Module):
-    def __init__(self, in_channels=1, num_classes=10, input_size=28, batch_norm=False):
-        super().__init__()
-        f = ((input_size - 4) // 2 - 4) // 2
-        bn = [tnn.BatchNorm2d(6)] if batch_norm else []
-        self.features = tnn.Sequential(tnn.Conv2d(in_channels, 6, 5), *bn, tnn.ReLU(), tnn.MaxPool2d(2),
-                                       tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2))
-        self.flatten = tnn.Flatten()
-        self.classifier = tnn.Sequential(tnn.Linear(16 * f * f, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-                                         tnn.Linear(84, num_classes))
-
-    def forward(self, x):
-        return self.classifier(self.flatten(self.features(x)))
-
-
-class TorchBasicBlock(tnn.Module):
-    def __init__(self, cin, c, stride=1):
-        super().__init__()
-        self.conv1 = tnn.Conv2d(cin, c, 3, stride, 1, bias=False)
-        self.bn1 = tnn.BatchNorm2d(c)
-        self.conv2 = tnn.Conv2d(c, c, 3, 1, 1, bias=False)
-        self.bn2 = tnn.BatchNorm2d(c)
-        self.shortcut = (tnn.Sequential(tnn.Conv2d(cin, c, 1, stride, bias=False), tnn.BatchNorm2d(c))
-                         if stride != 1 or cin != c else tnn.Identity())
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-
-class TorchResNet(tnn.Module):
-    def __init__(self, blocks=(3, 3, 3), channels=(16, 32, 64), num_classes=10, in_channels=1):
-        super().__init__()
-        self.stem = tnn.Sequential(tnn.Conv2d(in_channels, channels[0], 3, padding=1, bias=False),
-                                   tnn.BatchNorm2d(channels[0]), tnn.ReLU())
-        stages, w = [], channels[0]
-        for i, (n, c) in enumerate(zip(blocks, channels)):
-            layers = []
-            for j in range(n):
-                layers.append(TorchBasicBlock(w, c, 2 if i > 0 and j == 0 else 1))
-                w = c
-            stages.append(tnn.Sequential(*layers))
-        self.stages = tnn.Sequential(*stages)
-        self.pool = tnn.AdaptiveAvgPool2d(1)
-        self.flatten = tnn.Flatten()
-        self.fc = tnn.Linear(w, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.flatten(self.pool(self.stages(self.stem(x)))))
-
-
-def copy_torch_to_ours(torch_model, ours):
-    """Load the torch model's parameters and buffers into ours, via NumPy."""
-    ours.load_state_dict({k: v.detach().numpy() for k, v in torch_model.state_dict().items()})
-
-
-def randomise_bn(torch_model, seed=0):
-    """Non-trivial BN affine parameters and running statistics, so they matter in the comparison."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in torch_model.modules():
-            if isinstance(m, tnn.BatchNorm2d):
-                m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=g))
+from benchmarks.twins import TorchLeNet5, TorchResNet, copy_torch_to_ours, randomise_bn, torch_mlp
 
 
 def n_params(model):
@@ -107,8 +38,7 @@ def test_mlp_shapes_and_count():
 
 
 def test_mlp_matches_torch():
-    tm = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 512), torch.nn.ReLU(),
-                             torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    tm = torch_mlp()
     m = MLP()
     m.load_state_dict({f"layers.{k}": v.detach().numpy() for k, v in tm.state_dict().items()})
     x = _x(4, 1, 28, 28)

@@ -3,14 +3,13 @@ losses, parameters and buffers (BatchNorm running statistics included) agree to 
 import numpy as np
 import pytest
 import torch
-import torch.nn as tnn
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
 from tinygrad_hw import nn, optim
 from tinygrad_hw.data import MNIST, DataLoader, subset, MNIST_MEAN, MNIST_STD
 from models import BasicBlock
-from test_models import TorchLeNet5, TorchBasicBlock, copy_torch_to_ours, randomise_bn
+from benchmarks.twins import TorchLeNet5, TorchBlockNet, copy_torch_to_ours, randomise_bn
 
 STEPS = 6
 RTOL, ATOL = 1e-6, 1e-12
@@ -40,18 +39,6 @@ class BlockNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(8, 3)
-
-    def forward(self, x):
-        return self.fc(self.flatten(self.pool(self.block(x))))
-
-
-class TorchBlockNet(tnn.Module):
-    def __init__(self):
-        super().__init__()
-        self.block = TorchBasicBlock(4, 8, stride=2)
-        self.pool = tnn.AdaptiveAvgPool2d(1)
-        self.flatten = tnn.Flatten()
-        self.fc = tnn.Linear(8, 3)
 
     def forward(self, x):
         return self.fc(self.flatten(self.pool(self.block(x))))

@@ -922,12 +922,12 @@ class Tensor:
 
     # --- nn-style conveniences -------------------------------------------------------------------
     def softmax(self, dim):
-        from .nn import functional as F
-        return F.softmax(self, dim)
+        from .ops.softmax import softmax
+        return softmax(self, dim)
 
     def log_softmax(self, dim):
-        from .nn import functional as F
-        return F.log_softmax(self, dim)
+        from .ops.softmax import log_softmax
+        return log_softmax(self, dim)
 
 
 def parse_to_args(args, device=None, dtype=None):

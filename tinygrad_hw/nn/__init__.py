@@ -1,11 +1,23 @@
-"""Neural-network layers (Modules), functional ops and initialisers, with PyTorch's names."""
+"""Neural-network layers (Modules), functional ops and initialisers, with PyTorch's names.
+
+Each family has a private file with its Functions and functional wrappers (``_linear``, ``_conv``,
+``_pool``, ``_activation``, ``_normalization``, ``_dropout``, ``_loss``) and a public file with its
+Modules (``linear``, ``conv``, ``pooling``, ``activation``, ``normalization``, ``dropout``, ``loss``,
+``flatten``); ``functional`` re-exports the functions.
+"""
 from . import functional
 from . import init
 from .module import Module, Parameter, Sequential, ModuleList, ModuleDict
-from .layers import (Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, ReLU, Tanh, Sigmoid, Softmax,
-                     LogSoftmax, Flatten, Identity, Dropout)
+from .linear import Linear, Identity
+from .conv import Conv2d
+from .pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+from .activation import (ReLU, Tanh, Sigmoid, Softmax, LogSoftmax, LeakyReLU, ELU, SELU, CELU, GELU, SiLU,
+                         Mish, Softplus, Softsign, Hardtanh, ReLU6, Hardsigmoid, Hardswish, LogSigmoid, PReLU)
+from .flatten import Flatten
+from .dropout import Dropout
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, InstanceNorm3d)
-from .loss import CrossEntropyLoss, NLLLoss
+from .loss import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss,
+                   BCEWithLogitsLoss, KLDivLoss)
 from .sparse import Embedding
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, creation
 
 
 def _random(tensor, kind):
@@ -119,3 +119,17 @@ def xavier_normal_(tensor, gain=1.0):
     """N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+
+
+# --- torch's default initialisation of the layers, shared by Linear, Conv2d and PReLU -------------
+def _empty(shape, device, dtype):
+    return creation.empty(*shape, dtype=dtype, device="cpu" if device is None else device)
+
+
+def _init_weight_and_bias(weight, bias):
+    """torch's default for Linear and Conv: kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in))."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

@@ -37,6 +37,17 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def zero_grad(parameters, set_to_none=True):
+    """Drop each tensor's gradient, or zero it in place with ``set_to_none=False``; the one
+    implementation behind ``Module.zero_grad`` and ``Optimizer.zero_grad``."""
+    for p in parameters:
+        if p.grad is not None:
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad._data[...] = 0
+
+
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -267,12 +278,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Drop every parameter's gradient (or zero it in place when ``set_to_none=False``)."""
-        for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad._data[...] = 0
+        zero_grad(self.parameters(), set_to_none)
 
     # --- device and dtype -------------------------------------------------------------------------
     def _move(self, device, dtype):

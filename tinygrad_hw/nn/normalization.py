@@ -9,7 +9,7 @@ from .. import creation
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from . import _groupwise
+from . import _normalization
 from .module import Module, Parameter
 
 
@@ -116,7 +116,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, input):
-        return _groupwise.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        return _normalization.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -139,7 +139,7 @@ class GroupNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, input):
-        return _groupwise.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+        return _normalization.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
@@ -155,7 +155,7 @@ class _InstanceNorm(_BatchNorm):
     def forward(self, input):
         self._check_input_dim(input)
         use_input_stats = self.training or not self.track_running_stats
-        return _groupwise.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+        return _normalization.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                                         use_input_stats, 0.1 if self.momentum is None else self.momentum,
                                         self.eps)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, enable_grad
+from ..nn.module import zero_grad
 
 
 class _Required:
@@ -87,13 +88,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Drop every parameter's gradient (or zero it in place when ``set_to_none=False``)."""
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        p.grad._data[...] = 0
+        zero_grad((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self, closure=None):
         raise NotImplementedError
