@@ -6,7 +6,7 @@ import torch.nn as tnn
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
-from models import SoftmaxRegression, MLP, LeNet5, ResNet, BasicBlock, resnet20
+from tinygrad_hw.models import SoftmaxRegression, MLP, LeNet5, ResNet, BasicBlock, resnet20
 
 
 # --- torch twins (same module names, so state dicts map key for key); test_parity uses them too ---

@@ -17,7 +17,7 @@ import tinygrad_hw as thw
 from tinygrad_hw import optim
 import tinygrad_hw.nn.functional as F
 from tinygrad_hw.data import MNIST, DataLoader, subset, random_shift, MNIST_MEAN, MNIST_STD
-from models import SoftmaxRegression, MLP, LeNet5, resnet20
+from tinygrad_hw.models import SoftmaxRegression, MLP, LeNet5, resnet20
 
 MODELS = ("softmax", "mlp", "lenet5", "resnet20")
 # Per-model defaults, chosen as the fewest epochs that clear each model's bar with some margin.
@@ -81,7 +81,7 @@ def _parser():
     p.add_argument("--schedule", choices=("none", "step", "multistep", "cosine"))
     p.add_argument("--augment", type=int, metavar="PIXELS", help="random shifts of up to PIXELS (0: off)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--data-dir", type=Path, help="folder with the MNIST IDX files (default: the repository's data/mnist)")
+    p.add_argument("--data-dir", type=Path, help="folder with the MNIST IDX files (default: the copy bundled with the package)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", type=Path, metavar="PATH", help="save a checkpoint here after each epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")

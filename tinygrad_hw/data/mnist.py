@@ -20,7 +20,7 @@ FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-SHA256 = {   # of the .gz files, as listed in data/mnist/README.md
+SHA256 = {   # of the .gz files, as listed in bundled/mnist/README.md
     "train-images-idx3-ubyte.gz": "71524e2cd1ad2968737f7f2f2ff69cbfc32df8ccddff51593f7cb2d4e0eb5b64",
     "train-labels-idx1-ubyte.gz": "fe03b8bd7915f70bf5aa08be480aa413fbd85afcaa58b35d230d335f284fd88e",
     "t10k-images-idx3-ubyte.gz": "5634745efa576a17e7d4cf5cd9d09123c75e6538e5114267c2d156edaf519341",
@@ -30,13 +30,16 @@ MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
            "https://storage.googleapis.com/cvdf-datasets/mnist/")
 
 
+BUNDLED = Path(__file__).resolve().parent / "bundled" / "mnist"   # shipped as package data
+
+
 def default_root():
-    """$TINYGRAD_HW_DATA/mnist (or $TINYGRAD_HW_DATA itself) if set, else the repository's data/mnist."""
+    """$TINYGRAD_HW_DATA/mnist (or $TINYGRAD_HW_DATA itself) if set, else the copy bundled in the package."""
     env = os.environ.get("TINYGRAD_HW_DATA")
     if env:
         env = Path(env).expanduser()
         return env / "mnist" if (env / "mnist").is_dir() else env
-    return Path(__file__).resolve().parents[2] / "data" / "mnist"
+    return BUNDLED
 
 
 def _read_bytes(path):
