@@ -75,7 +75,7 @@ def _parser():
     p.add_argument("--epochs", type=int, help="number of epochs (default: per model)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--momentum", type=float, help="SGD momentum (Nesterov when > 0)")
+    p.add_argument("--momentum", type=float, help="SGD momentum (Nesterov when > 0); not for Adam")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--optimizer", choices=("sgd", "adam"))
     p.add_argument("--schedule", choices=("none", "step", "multistep", "cosine"))
@@ -99,6 +99,12 @@ def parse_args(argv=None):
     p = _parser()
     args = p.parse_args(argv)
     defaults = DEFAULTS[args.model]
+    optimizer = args.optimizer or defaults["optimizer"]
+    if optimizer == "adam" and args.momentum is not None:
+        # Adam's counterpart of momentum is betas[0] (0.9 here, torch's default); ignoring the
+        # option silently would train something other than what was asked for
+        p.error(f"--momentum applies to SGD only, not to Adam (whose first-moment decay is betas[0] = 0.9); "
+                f"drop --momentum or use --optimizer sgd")
     if args.lr is None and args.optimizer not in (None, defaults["optimizer"]):
         args.lr = OPTIMIZER_LR[args.optimizer]
     for k, v in defaults.items():
