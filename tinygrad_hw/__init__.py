@@ -20,6 +20,7 @@ from .gradcheck import gradcheck
 from . import cuda, nn, optim, data
 from . import _checkout
 _checkout.install()   # a source checkout serves tinygrad_hw.models from its models/ folder
+from .data.sampler import Generator
 from .io import save, load
 
 float16 = half = _np.dtype(_np.float16)

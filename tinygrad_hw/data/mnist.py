@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import ArrayDataset
+
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 MEAN, STD = 0.1307, 0.3081          # pixel mean and std of the training set, on [0, 1]
@@ -70,7 +72,9 @@ def read_idx(path, magic, ndim):
 
 
 def _locate(root, name):
-    for candidate in (root / (name + ".gz"), root / name):
+    # root itself, or torchvision's layout under it (root/MNIST/raw), so an existing download is found
+    for candidate in (root / (name + ".gz"), root / name, root / "MNIST" / "raw" / (name + ".gz"),
+                      root / "MNIST" / "raw" / name):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"MNIST file {name}[.gz] not found in {root} "
@@ -115,17 +119,23 @@ def download_mnist(root, train=True):
             raise RuntimeError("could not download MNIST:\n  " + "\n  ".join(errors))
 
 
-class MNIST:
-    """The MNIST training (60,000) or test (10,000) set.
+class MNIST(ArrayDataset):
+    """The MNIST training (60,000) or test (10,000) set, torchvision's signature.
 
-    Notation: ``images`` uint8 (N, 28, 28); ``labels`` int64 (N,).
+    ``root``: a folder with the four IDX files (.gz or raw; torchvision's ``root/MNIST/raw`` works
+    too); None reads the copy bundled with the package (offline). ``download=True`` fetches
+    missing files into ``root``, checking each SHA-256. ``ds[i]`` is (uint8 (28, 28) image, int
+    label) passed through ``transform`` / ``target_transform``; for the DataLoader's batch form of
+    a transform see ``DataLoader``.
+
+    Notation: ``images`` uint8 (N, 28, 28); ``labels`` int64 (N,) (``data``/``targets`` as Tensors).
 
     >>> ds = MNIST(train=False)
     >>> len(ds), ds.images.shape, ds.labels[:5].tolist()
     (10000, (10000, 28, 28), [7, 2, 1, 0, 4])
     """
 
-    def __init__(self, root=None, train=True, download=False):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
         self.root = Path(root).expanduser() if root is not None else default_root()
         self.train = bool(train)
         if download:
@@ -139,15 +149,8 @@ class MNIST:
                              f"{len(labels)} labels")
         if labels.size and labels.max() > 9:
             raise ValueError(f"{lbl_path}: label {int(labels.max())} out of range 0..9")
-        self.images = images
-        self.labels = labels.astype(np.int64)
-        self.classes = [str(i) for i in range(10)]
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, index):
-        return self.images[index], self.labels[index]
+        super().__init__(images, labels.astype(np.int64), [str(i) for i in range(10)], transform,
+                         target_transform, layout="NHW")
 
     def __repr__(self):
         return f"MNIST({'train' if self.train else 'test'}, n={len(self)}, root='{self.root}')"
