@@ -315,6 +315,15 @@ def test_shuffle_without_seed_follows_manual_seed(make):
     assert g1.seed == g2.seed and np.array_equal(_epochs(g1, 1)[0], _epochs(g2, 1)[0])
 
 
+def test_unshuffled_loader_leaves_the_global_generator_alone():
+    thw.manual_seed(0)
+    want = thw.rand(4).numpy()
+    thw.manual_seed(0)
+    loader = DataLoader(ArrayDataset(*_images(10)), 3)
+    list(loader)
+    np.testing.assert_array_equal(thw.rand(4).numpy(), want)
+
+
 def test_random_sampler_follows_manual_seed():
     thw.manual_seed(3)
     a = list(data.RandomSampler(range(10)))

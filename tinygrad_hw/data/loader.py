@@ -95,8 +95,9 @@ class DataLoader:
     A TensorDataset is also gathered a batch at a time (one index per tensor).
 
     **Order and seeds.** ``shuffle=True`` draws each epoch's permutation from
-    ``numpy.random.default_rng([seed, epoch])``. Without ``seed``, it is drawn from ``generator``,
-    else from thw's global generator, so ``thw.manual_seed(s)`` makes a whole run reproducible (as
+    ``numpy.random.default_rng([seed, epoch])``. Without ``seed``, it is drawn (once, when the loader
+    is made, and only if it shuffles or has random batch steps) from ``generator``, else from thw's
+    global generator, so ``thw.manual_seed(s)`` makes a whole run reproducible (as
     in torch); ``state_dict()`` resumes the sequence of epochs. A ``sampler`` is read a whole epoch
     at a time, so the vectorised path keeps one gather per batch (call its ``set_epoch`` yourself,
     as in torch).
@@ -167,13 +168,15 @@ class DataLoader:
             self.batch_sampler = batch_sampler
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self.batch_size is not None or batch_sampler is not None else default_convert)
-        # the loader's seed: fixed here, so state_dict() resumes and manual_seed reproduces
-        self.seed = draw_seed(generator) if seed is None else int(seed)
-        self.epoch = 0          # epochs started so far; picks the next permutation
         self.transform = transform
-
         batched = self.batch_size is not None or self._user_batch_sampler
         source = _array_source(dataset) if collate_fn in (None, default_collate) and batched else None
+        # the loader's seed, fixed here so that state_dict() resumes and manual_seed reproduces; the
+        # global generator is only drawn from when something random uses it
+        random = shuffle or transform is not None or any(
+            not isinstance(step, T.Normalize) for step in getattr(source, "steps", ()))
+        self.seed = int(seed) if seed is not None else draw_seed(generator) if random else 0
+        self.epoch = 0          # epochs started so far; picks the next permutation
         if source is None or isinstance(source, _Tensors):
             if mean is not None or std is not None or transform is not None:
                 raise ValueError(f"DataLoader: mean=, std= and transform= act on batches of an array-backed "
