@@ -392,3 +392,24 @@ def test_mnist_reads_torchvision_layout(tmp_path):
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         shutil.copy(data.default_root() / name, raw / name)
     assert MNIST(tmp_path, train=False).labels[:3].tolist() == [7, 2, 1]
+
+
+# --- devices -------------------------------------------------------------------------------------------------
+def test_loader_paths_on_device(device):
+    images, labels = _images(12)
+    tf = T.Compose([T.ToTensor(), T.RandomShift(1), T.Normalize(0.5, 0.5)])
+    fast = DataLoader(ArrayDataset(images, labels, transform=tf), 5, shuffle=True, seed=2, device=device)
+    host = DataLoader(ArrayDataset(images, labels, transform=tf), 5, shuffle=True, seed=2)
+    for (x, y), (hx, hy) in zip(fast, host):
+        assert x.device == thw.device(device) and y.device == thw.device(device)
+        np.testing.assert_allclose(x.numpy(), hx.numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(y.numpy(), hy.numpy())
+    generic = DataLoader(_Samples(6), 4, device=device)
+    x, label, half = next(iter(generic))
+    assert x.device == label.device == thw.device(device)
+    np.testing.assert_array_equal(x.numpy(), _Samples(6).x[:4])
+    td = TensorDataset(thw.tensor(images[:6].astype(np.float32), device=device), thw.tensor(labels[:6], device=device))
+    tx, ty = next(iter(DataLoader(td, 6, shuffle=True, seed=0)))
+    assert tx.device == thw.device(device)
+    order = np.random.default_rng([0, 0]).permutation(6)
+    np.testing.assert_array_equal(ty.numpy(), labels[order])
