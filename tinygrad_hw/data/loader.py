@@ -283,7 +283,6 @@ class DataLoader:
                 yield order[start:end]
 
     def _to_float(self, batch, rng):
-        xp = self.device.xp
         x = batch.astype(np.float32) * self._scale + self._shift
         for step in self._steps:
             x = step.batch(x, rng)

@@ -83,21 +83,21 @@ class Normalize:
         if any(s <= 0 for s in self.std):
             raise ValueError(f"std evaluated to zero or below, after conversion to float32, got {self.std}")
 
-    def _constants(self, channels, xp):
-        mean, std = np.asarray(self.mean), np.asarray(self.std)
-        if mean.size not in (1, channels) or std.size not in (1, channels):
-            raise ValueError(f"Normalize: {channels} channels, but mean has {mean.size} values and std {std.size}")
-        shape = (channels, 1, 1)
-        return (xp.asarray(np.broadcast_to(mean, (channels,)).reshape(shape), np.float32),
-                xp.asarray(np.broadcast_to(std, (channels,)).reshape(shape), np.float32))
-
-    def affine(self, channels):
-        """(scale, shift) per channel as float64 NumPy arrays: x * scale + shift."""
-        mean = np.broadcast_to(np.asarray(self.mean, np.float64), (channels,))
-        std = np.broadcast_to(np.asarray(self.std, np.float64), (channels,))
+    def _per_channel(self, channels):
         if len(self.mean) not in (1, channels) or len(self.std) not in (1, channels):
             raise ValueError(f"Normalize: {channels} channels, but mean has {len(self.mean)} values and std "
                              f"{len(self.std)}")
+        return (np.broadcast_to(np.asarray(self.mean), (channels,)),
+                np.broadcast_to(np.asarray(self.std), (channels,)))
+
+    def _constants(self, channels, xp):
+        mean, std = self._per_channel(channels)
+        return (xp.asarray(mean.reshape(channels, 1, 1), np.float32),
+                xp.asarray(std.reshape(channels, 1, 1), np.float32))
+
+    def affine(self, channels):
+        """(scale, shift) per channel, float64: x * scale + shift (for folding into other steps)."""
+        mean, std = self._per_channel(channels)
         return 1.0 / std, -mean / std
 
     def __call__(self, x):
