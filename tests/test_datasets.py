@@ -243,6 +243,7 @@ def test_fast_path_equals_per_sample_path():
     fast = DataLoader(ArrayDataset(images, labels, transform=tf), 4, mean=None)
     slow = DataLoader(ArrayDataset(images, labels, transform=T.Compose([T.ToTensor(), T.Lambda(tf.transforms[1])])), 4)
     assert isinstance(fast._source, _Images) and slow._source is None
+    assert type(next(iter(fast))) is type(next(iter(slow))) is list      # as torch's collate of tuples
     for (a, ya), (b, yb) in zip(fast, slow):
         assert a.shape == b.shape == (len(ya), 1, 6, 5) and a.dtype == b.dtype == np.float32
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

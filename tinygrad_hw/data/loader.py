@@ -77,7 +77,8 @@ class DataLoader:
 
     **Vectorised path.** An ArrayDataset (MNIST, ImageFolder, or Subsets of them) is batched with
     one gather per batch from arrays moved to ``device`` once, never sample by sample. Batches
-    are (images, labels): images float32 (B, C, H, W), labels int64 (B,). The rule for which
+    are [images, labels] (a list, as torch's collate gives for tuple samples): images float32
+    (B, C, H, W), labels int64 (B,). The rule for which
     transforms run when:
 
     - the dataset's ``transform`` runs per sample in ``ds[i]``. Through the loader its batch form
@@ -300,7 +301,7 @@ class DataLoader:
                 images = xp.moveaxis(images, 3, 1)
             if self.transform is not None:
                 images = self.transform(images, rng)
-            yield Tensor._wrap(self._to_float(images, rng), self.device), Tensor._wrap(labels, self.device)
+            yield [Tensor._wrap(self._to_float(images, rng), self.device), Tensor._wrap(labels, self.device)]
 
     def _tensor_batches(self, batches):
         for idx in batches:
