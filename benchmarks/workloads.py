@@ -27,7 +27,7 @@ def _model_input(workload, x):
 
 # --- ours ------------------------------------------------------------------------------------
 def build_ours(workload):
-    from models import MLP, LeNet5, resnet20
+    from tinygrad_hw.models import MLP, LeNet5, resnet20
     if workload == "mlp":
         return MLP(784, (512, 256), 10)
     if workload == "lenet5":

@@ -160,7 +160,7 @@ def test_cross_entropy_syncs_the_host_at_most_on_the_first_call(on_standin):
 
 @pytest.mark.parametrize("name", ["lenet5_sgd", "resnet20_adam"])
 def test_training_step_does_not_sync_the_host(on_standin, name):
-    from models import LeNet5, resnet20
+    from tinygrad_hw.models import LeNet5, resnet20
     if name == "lenet5_sgd":
         model = LeNet5().to("cuda")
         opt = thw.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)

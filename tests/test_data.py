@@ -207,7 +207,7 @@ def test_loader_normalisation(mnist_test):
     # per-channel constants on colour images
     imgs = np.random.default_rng(0).integers(0, 256, (6, 3, 3, 3), dtype=np.uint8)
     mean, std = (0.2, 0.5, 0.7), (0.1, 0.2, 0.3)
-    x, _ = next(iter(DataLoader(ArrayDataset(imgs, np.zeros(6)), 6, mean=mean, std=std)))
+    x, _ = next(iter(DataLoader(ArrayDataset(imgs, np.zeros(6), layout="NHWC"), 6, mean=mean, std=std)))
     want = (imgs.transpose(0, 3, 1, 2) / 255 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
     np.testing.assert_allclose(x.numpy(), want, rtol=1e-5, atol=1e-5)
 
@@ -215,8 +215,10 @@ def test_loader_normalisation(mnist_test):
 def test_loader_bad_args():
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(_small(), 0)
-    with pytest.raises(TypeError, match="images"):
-        DataLoader([1, 2, 3], 2)
+    with pytest.raises(TypeError, match="map-style dataset"):
+        DataLoader(iter([1, 2, 3]), 2)
+    with pytest.raises(ValueError, match="mean=, std= and transform="):
+        DataLoader([1, 2, 3], 2, mean=0.5)
     with pytest.raises(ValueError, match="std"):
         DataLoader(_small(), 2, std=0.0)
 

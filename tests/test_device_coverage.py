@@ -14,7 +14,7 @@ import tinygrad_hw.nn.functional as F
 from tinygrad_hw import backend, nn, optim
 from tinygrad_hw.data import MNIST, DataLoader, subset, random_shift, MNIST_MEAN, MNIST_STD
 from tinygrad_hw.data.loader import ArrayDataset
-from models import SoftmaxRegression, MLP, LeNet5, resnet20
+from tinygrad_hw.models import SoftmaxRegression, MLP, LeNet5, resnet20
 
 RTOL32, ATOL32 = 1e-4, 1e-5
 

@@ -5,7 +5,7 @@ import torch
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
-from models import SoftmaxRegression, MLP, LeNet5, ResNet, BasicBlock, resnet20
+from tinygrad_hw.models import SoftmaxRegression, MLP, LeNet5, ResNet, BasicBlock, resnet20
 from benchmarks.twins import TorchLeNet5, TorchResNet, copy_torch_to_ours, randomise_bn, torch_mlp
 
 

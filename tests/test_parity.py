@@ -8,7 +8,7 @@ import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
 from tinygrad_hw import nn, optim
 from tinygrad_hw.data import MNIST, DataLoader, subset, MNIST_MEAN, MNIST_STD
-from models import BasicBlock
+from tinygrad_hw.models import BasicBlock
 from benchmarks.twins import TorchLeNet5, TorchBlockNet, copy_torch_to_ours, randomise_bn
 
 STEPS = 6

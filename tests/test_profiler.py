@@ -7,7 +7,7 @@ import pytest
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
-from models import LeNet5
+from tinygrad_hw.models import LeNet5
 
 
 def _step(model, opt, x, y):

@@ -52,12 +52,21 @@ def test_lenet5_learns_mnist_in_one_epoch():
     (["--epochs", "2", "--stop-after", "3"], "--stop-after"),
     (["--device", "tpu"], "--device tpu"),
     (["--plot", "/no/such/folder/curves.png"], "--plot"),
+    (["--optimizer", "adam", "--momentum", "0.9"], "--momentum applies to SGD only"),
+    (["--model", "softmax", "--momentum", "0.5"], "--momentum applies to SGD only"),   # Adam by default
 ])
 def test_bad_arguments_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         train.main(argv)
     assert e.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_momentum_still_accepted_for_sgd():
+    args = train.parse_args(["--model", "softmax", "--optimizer", "sgd", "--momentum", "0.5"])
+    assert args.momentum == 0.5
+    assert train.build_optimizer(args, [thw.nn.Parameter(thw.zeros(2))]).param_groups[0]["momentum"] == 0.5
+    assert train.parse_args(["--model", "softmax"]).optimizer == "adam"   # its default momentum is not an error
 
 
 def test_missing_data_exit_2(tmp_path, capsys):

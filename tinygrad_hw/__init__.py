@@ -18,6 +18,10 @@ from .creation import (tensor, from_numpy, zeros, ones, empty, full, arange, lin
 from .ops import where, cat, stack
 from .gradcheck import gradcheck
 from . import cuda, nn, optim, data, viz, profiler, testing
+from . import _checkout
+_checkout.install()   # a source checkout serves tinygrad_hw.models from its models/ folder
+from .data.sampler import Generator
+from . import utils
 from .io import save, load
 
 float16 = half = _np.dtype(_np.float16)

@@ -17,7 +17,7 @@ import tinygrad_hw as thw
 from tinygrad_hw import optim
 import tinygrad_hw.nn.functional as F
 from tinygrad_hw.data import MNIST, DataLoader, subset, random_shift, MNIST_MEAN, MNIST_STD
-from models import SoftmaxRegression, MLP, LeNet5, resnet20
+from tinygrad_hw.models import SoftmaxRegression, MLP, LeNet5, resnet20
 
 MODELS = ("softmax", "mlp", "lenet5", "resnet20")
 # Per-model defaults, chosen as the fewest epochs that clear each model's bar with some margin.
@@ -75,13 +75,13 @@ def _parser():
     p.add_argument("--epochs", type=int, help="number of epochs (default: per model)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--momentum", type=float, help="SGD momentum (Nesterov when > 0)")
+    p.add_argument("--momentum", type=float, help="SGD momentum (Nesterov when > 0); not for Adam")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--optimizer", choices=("sgd", "adam"))
     p.add_argument("--schedule", choices=("none", "step", "multistep", "cosine"))
     p.add_argument("--augment", type=int, metavar="PIXELS", help="random shifts of up to PIXELS (0: off)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--data-dir", type=Path, help="folder with the MNIST IDX files (default: the repository's data/mnist)")
+    p.add_argument("--data-dir", type=Path, help="folder with the MNIST IDX files (default: the copy bundled with the package)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", type=Path, metavar="PATH", help="save a checkpoint here after each epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -99,6 +99,12 @@ def parse_args(argv=None):
     p = _parser()
     args = p.parse_args(argv)
     defaults = DEFAULTS[args.model]
+    optimizer = args.optimizer or defaults["optimizer"]
+    if optimizer == "adam" and args.momentum is not None:
+        # Adam's counterpart of momentum is betas[0] (0.9 here, torch's default); ignoring the
+        # option silently would train something other than what was asked for
+        p.error(f"--momentum applies to SGD only, not to Adam (whose first-moment decay is betas[0] = 0.9); "
+                f"drop --momentum or use --optimizer sgd")
     if args.lr is None and args.optimizer not in (None, defaults["optimizer"]):
         args.lr = OPTIMIZER_LR[args.optimizer]
     for k, v in defaults.items():

@@ -3,17 +3,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import ArrayDataset
+
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
 
 
-class ImageFolder:
+class ImageFolder(ArrayDataset):
     """Every image under ``root/<class>/``, resized to ``size`` and held in memory as uint8.
 
     Classes are the sub-folder names in sorted order; label i means ``classes[i]``.
+    ``transform`` / ``target_transform`` act as in ``ArrayDataset``.
     Notation: ``images`` (N, H, W) when grayscale, else (N, H, W, 3); ``labels`` int64 (N,).
     """
 
-    def __init__(self, root, size=(64, 64), grayscale=True):
+    def __init__(self, root, size=(64, 64), grayscale=True, transform=None, target_transform=None):
         from PIL import Image   # imported here so the engine needs Pillow only for this class
 
         self.root = Path(root).expanduser()
@@ -43,13 +46,8 @@ class ImageFolder:
                     self.images[k] = np.asarray(im, np.uint8)
             except OSError as e:
                 raise ValueError(f"ImageFolder: cannot read image {path} ({e})") from e
-        self.labels = np.array([i for _, i in self.samples], np.int64)
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, index):
-        return self.images[index], self.labels[index]
+        super().__init__(self.images, np.array([i for _, i in self.samples], np.int64), self.classes, transform,
+                         target_transform, layout="NHW" if self.grayscale else "NHWC")
 
     def __repr__(self):
         return f"ImageFolder('{self.root}', n={len(self)}, classes={len(self.classes)}, size={self.size})"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import ArrayDataset
+
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 MEAN, STD = 0.1307, 0.3081          # pixel mean and std of the training set, on [0, 1]
@@ -20,7 +22,7 @@ FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-SHA256 = {   # of the .gz files, as listed in data/mnist/README.md
+SHA256 = {   # of the .gz files, as listed in bundled/mnist/README.md
     "train-images-idx3-ubyte.gz": "71524e2cd1ad2968737f7f2f2ff69cbfc32df8ccddff51593f7cb2d4e0eb5b64",
     "train-labels-idx1-ubyte.gz": "fe03b8bd7915f70bf5aa08be480aa413fbd85afcaa58b35d230d335f284fd88e",
     "t10k-images-idx3-ubyte.gz": "5634745efa576a17e7d4cf5cd9d09123c75e6538e5114267c2d156edaf519341",
@@ -30,13 +32,16 @@ MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
            "https://storage.googleapis.com/cvdf-datasets/mnist/")
 
 
+BUNDLED = Path(__file__).resolve().parent / "bundled" / "mnist"   # shipped as package data
+
+
 def default_root():
-    """$TINYGRAD_HW_DATA/mnist (or $TINYGRAD_HW_DATA itself) if set, else the repository's data/mnist."""
+    """$TINYGRAD_HW_DATA/mnist (or $TINYGRAD_HW_DATA itself) if set, else the copy bundled in the package."""
     env = os.environ.get("TINYGRAD_HW_DATA")
     if env:
         env = Path(env).expanduser()
         return env / "mnist" if (env / "mnist").is_dir() else env
-    return Path(__file__).resolve().parents[2] / "data" / "mnist"
+    return BUNDLED
 
 
 def _read_bytes(path):
@@ -67,7 +72,9 @@ def read_idx(path, magic, ndim):
 
 
 def _locate(root, name):
-    for candidate in (root / (name + ".gz"), root / name):
+    # root itself, or torchvision's layout under it (root/MNIST/raw), so an existing download is found
+    for candidate in (root / (name + ".gz"), root / name, root / "MNIST" / "raw" / (name + ".gz"),
+                      root / "MNIST" / "raw" / name):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"MNIST file {name}[.gz] not found in {root} "
@@ -112,17 +119,23 @@ def download_mnist(root, train=True):
             raise RuntimeError("could not download MNIST:\n  " + "\n  ".join(errors))
 
 
-class MNIST:
-    """The MNIST training (60,000) or test (10,000) set.
+class MNIST(ArrayDataset):
+    """The MNIST training (60,000) or test (10,000) set, torchvision's signature.
 
-    Notation: ``images`` uint8 (N, 28, 28); ``labels`` int64 (N,).
+    ``root``: a folder with the four IDX files (.gz or raw; torchvision's ``root/MNIST/raw`` works
+    too); None reads the copy bundled with the package (offline). ``download=True`` fetches
+    missing files into ``root``, checking each SHA-256. ``ds[i]`` is (uint8 (28, 28) image, int
+    label) passed through ``transform`` / ``target_transform``; for the DataLoader's batch form of
+    a transform see ``DataLoader``.
+
+    Notation: ``images`` uint8 (N, 28, 28); ``labels`` int64 (N,) (``data``/``targets`` as Tensors).
 
     >>> ds = MNIST(train=False)
     >>> len(ds), ds.images.shape, ds.labels[:5].tolist()
     (10000, (10000, 28, 28), [7, 2, 1, 0, 4])
     """
 
-    def __init__(self, root=None, train=True, download=False):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
         self.root = Path(root).expanduser() if root is not None else default_root()
         self.train = bool(train)
         if download:
@@ -136,15 +149,8 @@ class MNIST:
                              f"{len(labels)} labels")
         if labels.size and labels.max() > 9:
             raise ValueError(f"{lbl_path}: label {int(labels.max())} out of range 0..9")
-        self.images = images
-        self.labels = labels.astype(np.int64)
-        self.classes = [str(i) for i in range(10)]
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, index):
-        return self.images[index], self.labels[index]
+        super().__init__(images, labels.astype(np.int64), [str(i) for i in range(10)], transform,
+                         target_transform, layout="NHW")
 
     def __repr__(self):
         return f"MNIST({'train' if self.train else 'test'}, n={len(self)}, root='{self.root}')"

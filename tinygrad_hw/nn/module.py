@@ -49,6 +49,43 @@ def zero_grad(parameters, set_to_none=True):
 
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_DLPACK_CPU, _DLPACK_CUDA = 1, 2      # DLDeviceType codes of the DLPack standard
+
+
+def _state_array(key, value):
+    """The NumPy or CuPy array behind one state-dict value, without a copy where the producer allows.
+
+    Accepts Tensors, NumPy/CuPy arrays, and any array-like: objects with ``__dlpack__`` (torch
+    tensors, JAX arrays...) or ``__array__``, and nested lists of numbers. Foreign tensors that
+    require grad are read through their ``detach()``, as torch's own load_state_dict does.
+    """
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(getattr(value, "dtype", None), np.dtype) and hasattr(value, "shape"):
+        return value                                              # NumPy or CuPy array
+    if getattr(value, "requires_grad", False) and callable(getattr(value, "detach", None)):
+        value = value.detach()
+    errors = []
+    if hasattr(value, "__dlpack__"):
+        kind = int(value.__dlpack_device__()[0]) if hasattr(value, "__dlpack_device__") else _DLPACK_CPU
+        try:
+            if kind == _DLPACK_CPU:
+                return np.from_dlpack(value)
+            if kind == _DLPACK_CUDA:
+                return backend.device("cuda").xp.from_dlpack(value)
+            errors.append(f"DLPack device type {kind} is neither CPU nor CUDA")
+        except (TypeError, ValueError, BufferError, RuntimeError) as e:
+            errors.append(f"DLPack: {e}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as e:
+        errors.append(f"__array__: {e}")
+    else:
+        if arr.dtype != object:
+            return arr
+        errors.append("not an array of numbers")
+    raise TypeError(f"load_state_dict: cannot read the value for {key} ({type(value).__name__}) "
+                    f"as an array: {'; '.join(errors)}")
 
 
 def _parse_to(args, kwargs):
@@ -344,9 +381,11 @@ class Module:
         return out
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values (Tensors or NumPy arrays) into the parameters and buffers, in place.
+        """Copy values into the parameters and buffers, in place.
 
-        Every shape is checked before anything is copied. Size mismatches always raise; with
+        Values may be Tensors, NumPy/CuPy arrays or any array-like (a torch state_dict loads as it
+        is: its tensors are read through DLPack, torch is never imported). Every shape is checked
+        before anything is copied. Size mismatches always raise; with
         ``strict`` missing and unexpected keys raise too. Returns (missing_keys, unexpected_keys).
         """
         own = self.state_dict(keep_vars=True)
@@ -356,10 +395,7 @@ class Module:
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            value = state_dict[key]
-            arr = value._data if isinstance(value, Tensor) else value
-            if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
-                arr = np.asarray(arr)
+            arr = _state_array(key, state_dict[key])
             if tuple(arr.shape) != target.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} "
                               f"from checkpoint, the shape in current model is {target.shape}.")
