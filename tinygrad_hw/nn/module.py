@@ -28,7 +28,8 @@ class Parameter(Tensor):
             data = Tensor(data)       # arrays are wrapped without a copy; Python floats -> float32
         self._data, self.device = data._data, data.device
         self.grad = None
-        self._ctx = None
+        self._ctx = self._base = self._hooks = None
+        self._vc = data._version_counter()        # shares the version, as its memory
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)

@@ -77,17 +77,19 @@ class Index(Function):
         return (grad,)
 
 
-def index(t, index):
+def device_index(t, index):
+    """An index for ``t``'s raw array: Tensors unwrapped, lists and arrays moved to t's device."""
     idx = raw_index(index)
-    xp = t.device.xp
     if isinstance(idx, tuple):
-        idx = tuple(backend.to_device(np.asarray(p), t.device) if isinstance(p, list) else
-                    _on(p, t.device) for p in idx)
-    elif isinstance(idx, list):
-        idx = xp.asarray(idx)
-    else:
-        idx = _on(idx, t.device)
-    return Index.apply(t, index=idx)
+        return tuple(backend.to_device(np.asarray(p), t.device) if isinstance(p, list) else
+                     _on(p, t.device) for p in idx)
+    if isinstance(idx, list):
+        return t.device.xp.asarray(idx)
+    return _on(idx, t.device)
+
+
+def index(t, index):
+    return Index.apply(t, index=device_index(t, index))
 
 
 def _on(p, dev):
