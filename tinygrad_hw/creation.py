@@ -37,6 +37,25 @@ def from_numpy(array):
     return Tensor._wrap(array, backend.CPU)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any DLPack exporter (a torch, CuPy or JAX array, a NumPy
+    array, a Tensor): no copy. CPU memory becomes a CPU tensor, CUDA memory a 'cuda:N' tensor."""
+    if isinstance(ext_tensor, Tensor):
+        ext_tensor = ext_tensor._data
+    if not hasattr(ext_tensor, "__dlpack_device__"):
+        raise TypeError(f"from_dlpack expects an object with __dlpack__ and __dlpack_device__ (a "
+                        f"torch/CuPy/NumPy array), got {type(ext_tensor).__name__}")
+    kind, index = ext_tensor.__dlpack_device__()
+    kind = int(kind)
+    if kind == 1:                                   # kDLCPU
+        return Tensor._wrap(np.from_dlpack(ext_tensor), backend.CPU)
+    if kind in (2, 13):                             # kDLCUDA, kDLCUDAManaged
+        dev = backend.device(f"cuda:{int(index)}")
+        with backend.device_scope(dev):
+            return Tensor._wrap(dev.xp.from_dlpack(ext_tensor), dev)
+    raise RuntimeError(f"from_dlpack: DLPack device type {kind} is not supported (only CPU and CUDA)")
+
+
 def _filled(fill, size, dtype, device, requires_grad):
     dev = backend.device(device)
     shape = _shape_args(size)
