@@ -125,13 +125,15 @@ class _OutputSlot(_Node):
         return (_SlotGrads({self.k: g}),)
 
 
-def _node_class(cls):
-    """One node class per user Function, named like torch's (``MyFnBackward``) for messages."""
-    node = cls.__dict__.get("_node_class")
-    if node is None:
-        node = type(f"{cls.__name__}Backward", (_CustomNode,), {})
-        cls._node_class = node
-    return node
+def _node_classes(cls):
+    """The node and output-slot classes of a user Function, named like torch's grad_fn
+    (``MyFnBackward``) so that reprs and messages name the user's op."""
+    classes = cls.__dict__.get("_node_classes")
+    if classes is None:
+        name = f"{cls.__name__}Backward"
+        classes = type(name, (_CustomNode,), {}), type(name, (_OutputSlot,), {})
+        cls._node_classes = classes
+    return classes
 
 
 class Function:
@@ -181,7 +183,8 @@ class Function:
         # an input returned as is becomes a new tensor (sharing memory), so its history is kept
         outs = tuple(_alias(o) if isinstance(o, Tensor) and any(o is a for a in args) else o for o in outs)
         if record:
-            node = _node_class(cls)()
+            node_cls, slot_cls = _node_classes(cls)
+            node = node_cls()
             node.xp, node.needs_input_grad = dev.xp, list(needs)
             node.ctx, node.dev, node.user = ctx, dev, cls
             node.n_outputs = len(outs)
@@ -189,6 +192,7 @@ class Function:
             node.generation = 1 + max((a._ctx.generation for a in args
                                        if isinstance(a, Tensor) and a._ctx is not None), default=-1)
             node.inputs = args
+            node.parents = [a._ctx if isinstance(a, Tensor) and a.requires_grad else None for a in args]
             skip = ctx._non_differentiable
             linked = [isinstance(o, Tensor) and _differentiable(o.dtype) and not any(o is s for s in skip)
                       for o in outs]
@@ -200,9 +204,9 @@ class Function:
                 hub._ctx, hub.requires_grad = node, True
                 for k, (o, link) in enumerate(zip(outs, linked)):
                     if link:
-                        slot = _OutputSlot()
+                        slot = slot_cls()
                         slot.xp, slot.needs_input_grad, slot.k = dev.xp, [True], k
-                        slot.inputs, slot.generation = (hub,), node.generation + 1
+                        slot.inputs, slot.parents, slot.generation = (hub,), [node], node.generation + 1
                         o._ctx, o.requires_grad = slot, True
         return outs[0] if single else outs
 

@@ -149,6 +149,7 @@ class Function:
     since, as torch does. Ops run inside the device of their inputs (``backend.device_scope``).
     """
     inputs = None        # the positional inputs (Tensors or constants) while the graph is alive
+    parents = None       # per input, the node that made it when this op ran (None: leaf/constant)
     generation = 0
     _saved = None        # ((version counter, version at save, label, array), ...) of saved tensors
     _pre_hooks = None    # {handle id: hook} run on this node's output gradient (Tensor.register_hook)
@@ -165,6 +166,7 @@ class Function:
         dev = None
         arrays = []
         needs = []
+        parents = []     # each input's node now: an in-place op may later give the tensor a new one
         record = False
         gen = 0
         for a in args:
@@ -179,13 +181,16 @@ class Function:
                     record = True
                     needs.append(True)
                     ctx = a._ctx
+                    parents.append(ctx)
                     if ctx is not None and ctx.generation >= gen:
                         gen = ctx.generation + 1
                 else:
                     needs.append(False)
+                    parents.append(None)
             else:
                 arrays.append(a)
                 needs.append(False)
+                parents.append(None)
         if dev is None:
             dev = kwargs.pop("device", CPU)
         record = record and _GradMode.enabled
@@ -205,6 +210,7 @@ class Function:
                 _record_saved(fn, args, arrays, t)
             fn.generation = gen
             fn.inputs = args
+            fn.parents = parents
             t._ctx = fn
             t.requires_grad = True
         return t
@@ -377,13 +383,12 @@ def _run_backward(roots, retain_graph, inputs=None):
                 in_grads = fn.backward(g)
         else:
             in_grads = fn.backward(g)
-        for i, (t, gi, need) in enumerate(zip(fn.inputs, in_grads, fn.needs_input_grad)):
+        for i, (t, gi, need, parent) in enumerate(zip(fn.inputs, in_grads, fn.needs_input_grad, fn.parents)):
             if not need or gi is None:
                 continue
             arr = t._data
             if type(gi) is not type(arr) or gi.shape != arr.shape or gi.dtype != arr.dtype:
                 gi = _bad_grad(fn, i, t, gi)
-            parent = t._ctx
             if parent is None:
                 if capture_leaf is None and t._hooks is None:
                     # a gradient passed through (the upstream one, a view, or one given to two
