@@ -66,6 +66,7 @@ def _reduce(t, name, dim):
     return fn() if dim is None else fn(dim)
 
 
+@pytest.mark.filterwarnings("ignore:Degrees of freedom", "ignore:invalid value", "ignore:.*degrees of freedom")
 @pytest.mark.parametrize("name", REDUCTIONS)
 @pytest.mark.parametrize("case", ["0d", "1d_full", "2d_full", "1d_dim0", "0d_dim0"])
 def test_reductions_to_0d(device, name, case):

@@ -266,8 +266,12 @@ def _swap_saved(fn, old, make_new):
 
 
 def _release(fn):
-    """Drop a node's saved arrays and inputs; a later backward through it raises."""
+    """Drop a node's saved arrays and inputs; a later backward through it raises. Its hooks stay
+    (as on torch's grad_fn), so ``retains_grad`` still reads True."""
+    hooks = fn._pre_hooks
     fn.__dict__.clear()
+    if hooks is not None:
+        fn._pre_hooks = hooks
     fn.inputs = None
     fn.released = True
 
