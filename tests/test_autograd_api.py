@@ -327,3 +327,16 @@ def test_view_as_format_is_tensor_type_and_to():
     c = a.to("cpu", copy=True)
     assert c is not a and not np.shares_memory(c.numpy(), a._data) and c.tolist() == a.tolist()
     assert a.to(thw.float64, non_blocking=True).dtype == np.float64
+
+
+def test_autograd_backward_of_several_outputs_matches_torch():
+    def run(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, -1.0], requires_grad=True)
+        a, b = x * w, (x * x).sum()
+        lib.autograd.backward([a, b], [lib.tensor([1.0, 0.5]), None])
+        first = x.grad.tolist(), w.grad.tolist()
+        lib.autograd.backward((x * w).sum(), inputs=[w])          # only w accumulates
+        return first, x.grad.tolist(), w.grad.tolist()
+
+    assert run(thw) == run(torch)

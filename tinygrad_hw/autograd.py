@@ -24,7 +24,7 @@ from . import backend
 from .tensor import (Function as _Node, Tensor, RemovableHandle, _GradMode, _SlotGrads, _run_backward,
                      _to_array, no_grad, _differentiable)
 
-__all__ = ["Function", "FunctionCtx", "grad", "RemovableHandle"]
+__all__ = ["Function", "FunctionCtx", "grad", "backward", "RemovableHandle"]
 
 
 class FunctionCtx:
@@ -235,34 +235,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if allow_unused is None:
         allow_unused = materialize_grads
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
-    single_input = isinstance(inputs, Tensor)
-    inputs = (inputs,) if single_input else tuple(inputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = (grad_outputs,)
-    grad_outputs = tuple(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad requires one grad_output per output: got {len(grad_outputs)} for "
-                           f"{len(outputs)} outputs")
     for t in inputs:
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    roots = []
-    for out, g in zip(outputs, grad_outputs):
-        if not out.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        if g is None:
-            if out.numel() != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; output of "
-                                   f"shape {out.shape} needs a grad_output")
-            g = out.device.xp.ones_like(out._data)
-        else:
-            g = g._data if isinstance(g, Tensor) else _to_array(g, out.dtype, out.device)
-            if tuple(g.shape) != out.shape:
-                raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and "
-                                   f"output has a shape of {out.shape}")
-        roots.append((out, g))
+    roots = _roots(outputs, tuple(grad_outputs))
     results = _run_backward(roots, bool(retain_graph), inputs=list(inputs))
     grads = []
     seen = [g for _, g in roots]
@@ -281,6 +262,49 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             seen.append(g)
             grads.append(Tensor._wrap(g, t.device))
     return tuple(grads)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """``torch.autograd.backward``: accumulate the gradients of several outputs (each weighted by
+    its grad_tensor) into the leaves' ``.grad`` in one walk; with ``inputs``, only into those."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    roots = _roots(tensors, tuple(grad_tensors))
+    if inputs is None:
+        _run_backward(roots, bool(retain_graph))
+        return
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    from .tensor import _accumulate_leaf
+    for t, g in zip(inputs, _run_backward(roots, bool(retain_graph), inputs=list(inputs))):
+        if g is not None:
+            _accumulate_leaf(t, g)
+
+
+def _roots(outputs, grad_outputs):
+    """(tensor, gradient array) pairs for the graph walk, checked as torch checks them."""
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"got {len(grad_outputs)} gradients for {len(outputs)} outputs")
+    roots = []
+    for out, g in zip(outputs, grad_outputs):
+        if not out.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; output of "
+                                   f"shape {out.shape} needs a gradient")
+            g = out.device.xp.ones_like(out._data)
+        else:
+            g = g._data if isinstance(g, Tensor) else _to_array(g, out.dtype, out.device)
+            if tuple(g.shape) != out.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and "
+                                   f"output has a shape of {out.shape}")
+        roots.append((out, g))
+    return roots
 
 
 # --- Module.register_full_backward_hook --------------------------------------------------------

@@ -199,7 +199,6 @@ class Function:
         if dev is CPU:
             out = fn.forward(*arrays, **kwargs)
         else:
-            fn._device = dev
             with backend.device_scope(dev):
                 out = fn.forward(*arrays, **kwargs)
         t = Tensor._wrap(out, dev)
@@ -208,6 +207,8 @@ class Function:
         if record and t._data.dtype.kind in "fc":
             if len(fn.__dict__) > 2:      # forward kept something besides xp and needs_input_grad
                 _record_saved(fn, args, arrays, t)
+            if dev is not CPU:
+                fn._device = dev          # backward runs in the same device scope
             fn.generation = gen
             fn.inputs = args
             fn.parents = parents
@@ -402,7 +403,8 @@ def _run_backward(roots, retain_graph, inputs=None):
                 else:
                     to_leaf(t, gi)
             elif parent in grads:
-                grads[parent] = grads[parent] + gi
+                acc = grads[parent] + gi
+                grads[parent] = np.asarray(acc) if isinstance(acc, np.generic) else acc
             else:
                 grads[parent] = gi
                 heapq.heappush(heap, (-parent.generation, counter, parent))
@@ -735,7 +737,8 @@ class Tensor:
                                    "in-place operation.")
             raise RuntimeError("an in-place op on a view of another tensor, with autograd recording, is "
                                "not supported (torch would rewrite the base tensor's history): write "
-                               "into the base tensor, or clone() the view first")
+                               "into the base tensor instead (y[i] = y[i] + 1 rather than y[i] += 1), "
+                               "or clone() the view first")
         old = Tensor._wrap(self._data, self.device)
         old._ctx, old.requires_grad, old._vc = self._ctx, self.requires_grad, self._version_counter()
         out = make(old)
