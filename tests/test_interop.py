@@ -204,3 +204,29 @@ def test_numpy_scalar_gradients_of_0d_inputs_are_accepted():
     x = thw.tensor(2.0, requires_grad=True)
     _bad(lambda g: np.float32(g * 3)).apply(x).backward()
     assert x.grad.item() == 3.0 and isinstance(x.grad._data, np.ndarray)
+
+
+def test_ops_and_their_backward_run_inside_the_tensor_device(monkeypatch):
+    # a NumPy-backed device that is not the CPU: every op on it must enter its scope
+    fake = object.__new__(backend.Device)
+    fake.type, fake.index, fake.xp = "cuda", 3, np
+    entered = []
+
+    class Scope:
+        def __init__(self, dev):
+            self.dev = dev
+
+        def __enter__(self):
+            entered.append(self.dev)
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(backend, "device_scope", Scope)
+    x = thw.Tensor._wrap(np.array([1.0, 2.0], np.float32), fake).requires_grad_()
+    y = (x * x).exp().sum()
+    n_forward = len(entered)
+    assert n_forward == 3 and all(d is fake for d in entered)
+    y.backward()
+    assert len(entered) == 2 * n_forward
+    np.testing.assert_allclose(x.grad._data, 2 * np.array([1.0, 2.0]) * np.exp([1.0, 4.0]), rtol=1e-6)

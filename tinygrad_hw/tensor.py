@@ -440,7 +440,9 @@ def _to_array(data, dtype, dev):
             arr = np.asarray(data)
         except ValueError as e:     # ragged nested lists
             raise ValueError(f"cannot make a tensor from this {type(data).__name__}: {e}") from None
-        except TypeError:           # a sequence holding GPU arrays or tensors, which refuse np.asarray
+        except (TypeError, RuntimeError):
+            # a sequence holding GPU arrays or tensors (GPU ones, or ones that require grad),
+            # which refuse np.asarray
             if not isinstance(data, (list, tuple)):
                 raise
             return _stack_sequence(data, dtype, dev)
