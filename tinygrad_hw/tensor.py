@@ -145,13 +145,17 @@ class Function:
     ``backward`` returns a tuple with one entry per positional input (None where not needed).
 
     An input or output array that ``forward`` keeps as an attribute (directly or inside a tuple)
-    is a saved tensor: its version is recorded, and backward raises if an in-place op changed it
-    since, as torch does. Ops run inside the device of their inputs (``backend.device_scope``).
+    is a saved tensor: backward raises if an in-place op changed it since, as torch does. Inputs'
+    versions are noted when the op runs; backward looks at them (and searches the attributes)
+    only for nodes made before the latest in-place op. Ops run inside the device of their inputs
+    (``backend.device_scope``).
     """
     inputs = None        # the positional inputs (Tensors or constants) while the graph is alive
     parents = None       # per input, the node that made it when this op ran (None: leaf/constant)
     generation = 0
-    _saved = None        # ((version counter, version at save, label, array), ...) of saved tensors
+    _in_versions = None  # {input index: version} for inputs not at version 0 when the op ran
+    _out_saved = None    # (version counter, version, array): forward kept its output, since changed
+    _epoch = 0           # how many in-place ops had run when this node was made
     _pre_hooks = None    # {handle id: hook} run on this node's output gradient (Tensor.register_hook)
 
     def forward(self, *args, **kwargs):
@@ -169,6 +173,7 @@ class Function:
         parents = []     # each input's node now: an in-place op may later give the tensor a new one
         record = False
         gen = 0
+        versions = None
         for a in args:
             if isinstance(a, Tensor):
                 if dev is None:
@@ -177,6 +182,11 @@ class Function:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on one device, "
                                        f"got {dev} and {a.device}")
                 arrays.append(a._data)
+                vc = a._vc
+                if vc is not None and vc[0]:
+                    if versions is None:
+                        versions = {}
+                    versions[len(arrays) - 1] = vc[0]
                 if a.requires_grad:
                     record = True
                     needs.append(True)
@@ -205,8 +215,10 @@ class Function:
         if t._data.base is not None:
             _link_view(t, args, arrays)
         if record and t._data.dtype.kind in "fc":
-            if len(fn.__dict__) > 2:      # forward kept something besides xp and needs_input_grad
-                _record_saved(fn, args, arrays, t)
+            if _Inplace.count:
+                fn._epoch = _Inplace.count
+                if versions is not None:
+                    fn._in_versions = versions
             if dev is not CPU:
                 fn._device = dev          # backward runs in the same device scope
             fn.generation = gen
@@ -227,30 +239,40 @@ def _link_view(t, args, arrays):
             return
 
 
-def _record_saved(fn, args, arrays, out):
-    """Note the version of every input or output array that ``fn`` kept for backward."""
-    saved = []
+class _Inplace:
+    count = 0            # in-place ops so far: nodes made after the latest need no version check
+
+
+def _keeps(fn, arr):
+    """Whether ``fn`` holds the array ``arr`` as an attribute or inside a tuple attribute."""
+    key = id(arr)
     for v in fn.__dict__.values():
-        for x in (v if isinstance(v, tuple) else (v,)):
-            if x is out._data:
-                saved.append((out._version_counter(), out._version, "output 0", x))
-                continue
-            for i, (a, arr) in enumerate(zip(args, arrays)):
-                if x is arr and isinstance(a, Tensor):
-                    saved.append((a._version_counter(), a._version, f"input {i}", x))
-                    break
-    if saved:
-        fn._saved = tuple(saved)
+        if v is arr or (type(v) is tuple and key in map(id, v)):
+            return True
+    return False
 
 
-def _check_saved(fn):
-    for vc, version, label, arr in fn._saved:
-        if vc[0] != version:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{arr.dtype}{list(arr.shape)}], which is {label} of "
-                f"{type(fn).__name__}, is at version {vc[0]}; expected version {version} instead. "
-                "Clone the tensor before the in-place op (or do the op out of place).")
+def _version_error(fn, label, arr, now, then):
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{arr.dtype}{list(arr.shape)}], which is {label} of {type(fn).__name__}, is at "
+        f"version {now}; expected version {then} instead. Clone the tensor before the in-place op "
+        "(or do the op out of place).")
+
+
+def _check_versions(fn):
+    """Raise if a tensor that ``fn`` saved for backward was changed in place since it ran."""
+    out = fn._out_saved
+    if out is not None and out[0][0] != out[1]:
+        raise _version_error(fn, "output 0", out[2], out[0][0], out[1])
+    versions = fn._in_versions
+    for i, t in enumerate(fn.inputs):
+        if isinstance(t, Tensor):
+            vc = t._vc
+            if vc is not None:
+                then = 0 if versions is None else versions.get(i, 0)
+                if vc[0] != then and _keeps(fn, t._data):
+                    raise _version_error(fn, f"input {i}", t._data, vc[0], then)
 
 
 def _swap_saved(fn, old, make_new):
@@ -287,10 +309,11 @@ def _accumulate_leaf(t, g, owned=False):
         t.grad._data = np.asarray(acc) if isinstance(acc, np.generic) else acc
 
 
-def _bad_grad(fn, i, t, gi):
+def _bad_grad(fn, t, gi):
     """The slow path of backward's check of one input gradient: a NumPy scalar of the right
     dtype becomes a 0-d array; anything else of the wrong array type, dtype or shape raises."""
     arr = t._data
+    i = next(k for k, x in enumerate(fn.inputs) if x is t)
     if isinstance(gi, np.generic) and isinstance(arr, np.ndarray):
         gi = np.asarray(gi)
     if type(gi) is type(arr) and gi.shape == arr.shape and gi.dtype == arr.dtype:
@@ -381,19 +404,19 @@ def _run_backward(roots, retain_graph, inputs=None):
             g = _run_hooks(fn._pre_hooks, g, fn.__dict__.get("_device", CPU))
         if capture_node is not None and fn in capture_node:
             results[capture_node[fn]] = g
-        if fn._saved is not None:
-            _check_saved(fn)
+        if fn._epoch != _Inplace.count:
+            _check_versions(fn)
         if "_device" in fn.__dict__:
             with backend.device_scope(fn._device):
                 in_grads = fn.backward(g)
         else:
             in_grads = fn.backward(g)
-        for i, (t, gi, need, parent) in enumerate(zip(fn.inputs, in_grads, fn.needs_input_grad, fn.parents)):
+        for t, gi, need, parent in zip(fn.inputs, in_grads, fn.needs_input_grad, fn.parents):
             if not need or gi is None:
                 continue
             arr = t._data
             if type(gi) is not type(arr) or gi.shape != arr.shape or gi.dtype != arr.dtype:
-                gi = _bad_grad(fn, i, t, gi)
+                gi = _bad_grad(fn, t, gi)
             if parent is None:
                 if capture_leaf is None and t._hooks is None:
                     # a gradient passed through (the upstream one, a view, or one given to two
@@ -746,19 +769,15 @@ class Tensor:
         out = make(old)
         _inplace_result_check(self, out)
         fn, cur = out._ctx, self._data
-        if fn is not None and _swap_saved(fn, cur, cur.copy):
-            # the op kept the value about to be overwritten: it now has a copy of its own
-            if fn._saved is not None:
-                fn._saved = tuple(e for e in fn._saved if e[3] is not cur) or None
+        if fn is not None:
+            # an op that kept the value about to be overwritten gets a copy of its own
+            _swap_saved(fn, cur, cur.copy)
         if out.dtype != self.dtype:
             out = out.to(dtype=self.dtype)
         self._write(Ellipsis, out._data)
         node = out._ctx
         if node is not None:           # a saved output is this tensor now, at its new version
             _swap_saved(node, out._data, lambda: self._data)
-            if node._saved is not None:
-                node._saved = tuple((self._vc, self._vc[0], lbl, self._data) if x is out._data else
-                                    (vc, v, lbl, x) for vc, v, lbl, x in node._saved)
         self._ctx, self.requires_grad = node, out.requires_grad
         return self
 
@@ -776,11 +795,16 @@ class Tensor:
         self._bump()
 
     def _bump(self):
-        vc = self._vc
-        if vc is None:
-            self._vc = [1]
-        else:
-            vc[0] += 1
+        """Count an in-place write: the version goes up, and a node that made this tensor (or its
+        base) and kept the array it returned now remembers the version it expects."""
+        _Inplace.count += 1
+        vc = self._version_counter()
+        for t in (self, self._base):
+            if t is not None:
+                fn = t._ctx
+                if fn is not None and fn._out_saved is None and _keeps(fn, t._data):
+                    fn._out_saved = (vc, vc[0], t._data)
+        vc[0] += 1
 
     def _inplace_binary(self, ufunc, other, make):
         if self._needs_graph(other):
