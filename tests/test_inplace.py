@@ -332,3 +332,53 @@ def test_inplace_overhead_path_is_plain_ufunc():
     t += 1
     t *= 3
     assert t._data is data and t.tolist() == [3.0] * 4
+
+
+@pytest.mark.parametrize("write", ["view_no_grad", "detach", "detach_view", "setitem_no_grad"])
+def test_saved_output_changed_through_an_alias_is_caught_like_torch(write):
+    def run(lib):
+        x = lib.tensor([0.5, 1.0, 2.0], requires_grad=True)
+        y = x.exp()                                   # Exp keeps its output for backward
+        if write == "view_no_grad":
+            with lib.no_grad():
+                y[0:2].mul_(2)
+        elif write == "detach":
+            y.detach().add_(1)
+        elif write == "detach_view":
+            y.detach().view(3, 1)[1].zero_()
+        else:
+            with lib.no_grad():
+                y[1] = 0.0
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+    run(thw)
+    run(torch)
+
+
+def test_data_writes_are_not_seen_as_in_torch():
+    # torch's documented hole: changes through .data are invisible to autograd
+    for lib in (thw, torch):
+        x = lib.tensor([0.5, 1.0], requires_grad=True)
+        y = x.exp()
+        y.data.mul_(2)
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([0.5, 1.0]), rtol=1e-6)
+
+
+def test_pow_and_bitwise_augmented_assignment_stay_in_place():
+    for lib in (thw, torch):
+        t = lib.tensor([1.0, 2.0, 3.0])
+        same = t
+        t **= 2
+        assert t is same and t.tolist() == [1.0, 4.0, 9.0]
+        m = lib.tensor([True, False, True])
+        mm = m
+        m &= lib.tensor([True, True, False])
+        m |= lib.tensor([False, True, False])
+        assert m is mm and m.tolist() == [True, True, False]
+    x = thw.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y.pow_(3)
+    y.sum().backward()
+    assert x.grad.tolist() == [3.0, 12.0]

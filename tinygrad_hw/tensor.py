@@ -11,6 +11,7 @@ recursion and no re-sorting.
 """
 import heapq
 import functools
+import weakref
 
 import numpy as np
 
@@ -271,7 +272,8 @@ def _check_versions(fn):
             vc = t._vc
             if vc is not None:
                 then = 0 if versions is None else versions.get(i, 0)
-                if vc[0] != then and _keeps(fn, t._data):
+                # (after an in-place op the input's memory holds the output, checked above)
+                if vc[0] != then and _keeps(fn, t._data) and (out is None or t._data is not out[2]):
                     raise _version_error(fn, f"input {i}", t._data, vc[0], then)
 
 
@@ -533,10 +535,11 @@ class Tensor:
         return t
 
     def _version_counter(self):
-        """This tensor's version counter, made on first use (views and detach share it)."""
+        """This tensor's version counter ``[version, weakref to the tensor that made it]``, made
+        on first use; views and ``detach()`` share it."""
         vc = self._vc
         if vc is None:
-            vc = self._vc = [0]
+            vc = self._vc = [0, weakref.ref(self)]
         return vc
 
     @property
@@ -702,7 +705,6 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._ctx is None or self.retains_grad:
             return
-        import weakref
         ref = weakref.ref(self)
 
         def keep(g):
@@ -776,8 +778,8 @@ class Tensor:
             out = out.to(dtype=self.dtype)
         self._write(Ellipsis, out._data)
         node = out._ctx
-        if node is not None:           # a saved output is this tensor now, at its new version
-            _swap_saved(node, out._data, lambda: self._data)
+        if node is not None and _swap_saved(node, out._data, lambda: self._data):
+            node._out_saved = (self._vc, self._vc[0], self._data)   # its saved output is this tensor now
         self._ctx, self.requires_grad = node, out.requires_grad
         return self
 
@@ -799,7 +801,7 @@ class Tensor:
         base) and kept the array it returned now remembers the version it expects."""
         _Inplace.count += 1
         vc = self._version_counter()
-        for t in (self, self._base):
+        for t in (self, self._base, vc[1]()):        # vc[1]: the tensor a detach() came from
             if t is not None:
                 fn = t._ctx
                 if fn is not None and fn._out_saved is None and _keeps(fn, t._data):
@@ -836,8 +838,20 @@ class Tensor:
     def div_(self, other):
         return self._inplace_binary("true_divide", other, lambda old: old / other)
 
+    def pow_(self, exponent):
+        return self._inplace_binary("power", exponent, lambda old: old ** exponent)
+
     def __iadd__(self, other):
         return self.add_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __iand__(self, other):
+        return self._inplace_binary("bitwise_and", other, lambda old: old & other)
+
+    def __ior__(self, other):
+        return self._inplace_binary("bitwise_or", other, lambda old: old | other)
 
     def __isub__(self, other):
         return self.sub_(other)
