@@ -39,6 +39,7 @@ import os
 import threading
 import time
 import types
+import weakref
 
 import numpy as np
 
@@ -49,6 +50,7 @@ _NUMPY_ONLY = ("like", "where", "initial", "writeable", "signature", "extobj")
 
 _local = threading.local()       # the current device is per thread, as in CUDA
 _syncs = [0]                     # device->host reads so far (each one a host sync on a GPU)
+_wrappers = {}                   # id of a NumPy array -> weakref to the device array wrapping it
 
 
 def sync_count():
@@ -217,6 +219,9 @@ class ndarray:
             raise TypeError("stand-in ndarray wraps a numpy.ndarray; use asarray() for host data")
         self._a = a
         self._dev = _current() if dev is None else dev
+        # CuPy's view.base is the very array the view came from: keep a way back to it
+        key = id(a)
+        _wrappers[key] = weakref.ref(self, lambda ref, key=key: _wrappers.get(key) is ref and _wrappers.pop(key))
 
     # host conversion: only explicit
     def __array__(self, *args, **kwargs):
@@ -299,8 +304,14 @@ class ndarray:
 
     @property
     def base(self):
-        return None if self._a.base is None else ndarray(
-            self._a.base if isinstance(self._a.base, np.ndarray) else self._a, self._dev)
+        root = self._a.base
+        if root is None:
+            return None
+        if not isinstance(root, np.ndarray):
+            return ndarray(self._a, self._dev)
+        ref = _wrappers.get(id(root))
+        owner = ref() if ref is not None else None
+        return owner if owner is not None and owner._a is root else ndarray(root, self._dev)
 
     @property
     def __cuda_array_interface__(self):

@@ -250,7 +250,6 @@ def test_training_steps_on_the_device_equal_the_cpu_run(device, name):
 
 # --- device bug classes: each test fails on an engine with the bug, on a GPU or the stand-in ---
 def test_setitem_with_a_host_value(device, request):
-    _xfail_on_cuda(request, device, "fixed in tensor.py by Tensor.__setitem__ moving the value to the device")
     t = thw.zeros(4, device=device)
     t[1:3] = np.array([1.0, 2.0], np.float32)
     t[3:] = thw.tensor([5.0])                       # a CPU tensor as the value
@@ -258,7 +257,6 @@ def test_setitem_with_a_host_value(device, request):
 
 
 def test_tensor_from_a_list_of_device_arrays(device, request):
-    _xfail_on_cuda(request, device, "fixed in tensor.py by list-of-CuPy creation")
     dev = backend.device(device)
     parts = [backend.to_device(np.array([1.0, 2.0], np.float32), dev),
              backend.to_device(np.array([3.0, 4.0], np.float32), dev)]
@@ -267,7 +265,6 @@ def test_tensor_from_a_list_of_device_arrays(device, request):
 
 
 def test_device_array_next_to_a_cpu_tensor_is_not_copied_silently(device, request):
-    _xfail_on_cuda(request, device, "fixed in tensor.py by binary-op operand devices")
     raw = thw.ones(2, device=device)._data
     if device == "cpu":
         assert (thw.ones(2) + raw).tolist() == [2.0, 2.0]
@@ -277,8 +274,6 @@ def test_device_array_next_to_a_cpu_tensor_is_not_copied_silently(device, reques
 
 
 def test_integer_array_index_out_of_range_raises(device, request):
-    _xfail_on_cuda(request, device, "ops/movement.py Index relies on the array library's IndexError; "
-                                    "CuPy wraps out-of-range integer-array indices around")
     x = thw.arange(6.0, device=device)
     with pytest.raises(IndexError):
         x[thw.tensor([1, 6], device=device)]
@@ -298,8 +293,6 @@ def test_batch_norm_with_raw_running_stats_checks_their_device(device):
 
 
 def test_backward_checks_gradients_with_an_error_not_an_assert(device, request):
-    request.applymarker(pytest.mark.xfail(strict=True, reason="fixed in tensor.py: backward raises a "
-                                                              "RuntimeError (not an assert) for a bad gradient"))
 
     class WrongShape(thw.Function):
         def forward(self, a):
@@ -328,7 +321,6 @@ def _two_devices():
 
 
 @pytest.mark.skipif(not _two_devices(), reason="needs two CUDA devices (the stand-in has two)")
-@pytest.mark.xfail(strict=True, reason="fixed in tensor.py by Function.apply entering the device")
 def test_cuda_ops_run_on_the_tensors_device_not_the_current_one():
     x = thw.tensor([0.5, 1.0, 2.0], device="cuda:1", requires_grad=True)
     y = ((x * 2).exp() * x).sum()
@@ -346,8 +338,6 @@ def test_cuda_moving_between_two_devices():
 
 
 @pytest.mark.skipif(not _two_devices(), reason="needs two CUDA devices (the stand-in has two)")
-@pytest.mark.xfail(strict=True, reason="creation.py and nn/init.py make arrays on the current device, "
-                                       "not the one asked for (they need the device scope too)")
 def test_cuda_creation_on_the_second_device():
     for make in (thw.zeros, thw.ones, thw.empty, thw.randn, thw.rand, lambda n, device: thw.arange(n, device=device),
                  lambda n, device: thw.full((n,), 2.0, device=device)):

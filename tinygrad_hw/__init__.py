@@ -9,15 +9,16 @@
 """
 import numpy as _np
 
-from .tensor import Tensor, Function, no_grad, enable_grad, is_grad_enabled
+from .tensor import (Tensor, Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled,
+                     inference_mode, is_tensor)
 from .backend import Device, manual_seed, synchronize, get_rng_state, set_rng_state, keep_host_memory
 from .backend import device
 from .creation import (tensor, from_numpy, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
                        randint, randperm, zeros_like, ones_like, empty_like, full_like, rand_like,
-                       randn_like)
+                       randn_like, from_dlpack)
 from .ops import where, cat, stack
 from .gradcheck import gradcheck
-from . import cuda, nn, optim, data, viz, profiler, testing
+from . import autograd, cuda, nn, optim, data, viz, profiler, testing
 from . import _checkout
 _checkout.install()   # a source checkout serves tinygrad_hw.models from its models/ folder
 from .data.sampler import Generator

@@ -4,6 +4,8 @@ Every op uses the array namespace of its inputs (``device.xp``); the few calls t
 spelled the same in NumPy and CuPy (scatter-add, strided windows, host copies, synchronisation,
 random generators) live here and nowhere else. CuPy is imported lazily, on first use of 'cuda'.
 """
+import contextlib
+
 import numpy as np
 
 _cupy = None          # the cupy module once imported
@@ -159,6 +161,17 @@ def to_device(array, dev):
             # CuPy's asarray returns an array of another GPU unchanged; copy() lands here
             return array if array.device.id == dev.index else array.copy()
         return cp.asarray(array)
+
+
+_NO_SCOPE = contextlib.nullcontext()
+
+
+def device_scope(dev):
+    """A context that makes ``dev`` the current device (``cupy.cuda.Device(index)``) so kernels and
+    allocations land on it; on the CPU a shared null context."""
+    if dev.type == "cpu":
+        return _NO_SCOPE
+    return dev.xp.cuda.Device(dev.index)
 
 
 def to_host(array):

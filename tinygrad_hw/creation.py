@@ -1,4 +1,6 @@
 """Tensor creation: thw.tensor, zeros/ones/full/empty/arange, random tensors, *_like, from_numpy."""
+import functools
+
 import numpy as np
 
 from . import backend
@@ -10,6 +12,19 @@ _DEFAULT_FLOAT = np.dtype(np.float32)
 def _leaf(array, dev, requires_grad):
     t = Tensor._wrap(array, dev)
     return t.requires_grad_(True) if requires_grad else t
+
+
+def _on_device(factory):
+    """Run a factory inside its device's scope, so that a GPU tensor is allocated on the GPU it
+    names (CuPy allocates on the current device), not on whichever is current."""
+    @functools.wraps(factory)
+    def make(*args, device="cpu", **kwargs):
+        dev = backend.device(device)
+        if dev.type == "cpu":
+            return factory(*args, device=dev, **kwargs)
+        with backend.device_scope(dev):
+            return factory(*args, device=dev, **kwargs)
+    return make
 
 
 def _dtype(dtype, default=_DEFAULT_FLOAT):
@@ -37,25 +52,48 @@ def from_numpy(array):
     return Tensor._wrap(array, backend.CPU)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any DLPack exporter (a torch, CuPy or JAX array, a NumPy
+    array, a Tensor): no copy. CPU memory becomes a CPU tensor, CUDA memory a 'cuda:N' tensor."""
+    if isinstance(ext_tensor, Tensor):
+        ext_tensor = ext_tensor._data
+    if not hasattr(ext_tensor, "__dlpack_device__"):
+        raise TypeError(f"from_dlpack expects an object with __dlpack__ and __dlpack_device__ (a "
+                        f"torch/CuPy/NumPy array), got {type(ext_tensor).__name__}")
+    kind, index = ext_tensor.__dlpack_device__()
+    kind = int(kind)
+    if kind == 1:                                   # kDLCPU
+        return Tensor._wrap(np.from_dlpack(ext_tensor), backend.CPU)
+    if kind in (2, 13):                             # kDLCUDA, kDLCUDAManaged
+        dev = backend.device(f"cuda:{int(index)}")
+        with backend.device_scope(dev):
+            return Tensor._wrap(dev.xp.from_dlpack(ext_tensor), dev)
+    raise RuntimeError(f"from_dlpack: DLPack device type {kind} is not supported (only CPU and CUDA)")
+
+
 def _filled(fill, size, dtype, device, requires_grad):
     dev = backend.device(device)
     shape = _shape_args(size)
     return _leaf(dev.xp.full(shape, fill, dtype=_dtype(dtype)), dev, requires_grad)
 
 
+@_on_device
 def zeros(*size, dtype=None, device="cpu", requires_grad=False):
     return _filled(0, size, dtype, device, requires_grad)
 
 
+@_on_device
 def ones(*size, dtype=None, device="cpu", requires_grad=False):
     return _filled(1, size, dtype, device, requires_grad)
 
 
+@_on_device
 def empty(*size, dtype=None, device="cpu", requires_grad=False):
     dev = backend.device(device)
     return _leaf(dev.xp.empty(_shape_args(size), dtype=_dtype(dtype)), dev, requires_grad)
 
 
+@_on_device
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool) else
@@ -63,6 +101,7 @@ def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
     return _filled(fill_value, (size,) if isinstance(size, int) else size, dtype, device, requires_grad)
 
 
+@_on_device
 def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=False):
     if end is None:
         start, end = 0, start
@@ -73,16 +112,19 @@ def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=Fals
     return _leaf(dev.xp.arange(start, end, step, dtype=np.dtype(dtype)), dev, requires_grad)
 
 
+@_on_device
 def linspace(start, end, steps, dtype=None, device="cpu", requires_grad=False):
     dev = backend.device(device)
     return _leaf(dev.xp.linspace(start, end, steps, dtype=_dtype(dtype)), dev, requires_grad)
 
 
+@_on_device
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
     dev = backend.device(device)
     return _leaf(dev.xp.eye(n, m, dtype=_dtype(dtype)), dev, requires_grad)
 
 
+@_on_device
 def rand(*size, dtype=None, device="cpu", requires_grad=False):
     """Uniform on [0, 1), from the generator seeded by ``thw.manual_seed``."""
     dev = backend.device(device)
@@ -91,6 +133,7 @@ def rand(*size, dtype=None, device="cpu", requires_grad=False):
     return _leaf(arr.astype(dt, copy=False), dev, requires_grad)
 
 
+@_on_device
 def randn(*size, dtype=None, device="cpu", requires_grad=False):
     """Standard normal, from the generator seeded by ``thw.manual_seed``."""
     dev = backend.device(device)
@@ -99,6 +142,7 @@ def randn(*size, dtype=None, device="cpu", requires_grad=False):
     return _leaf(arr.astype(dt, copy=False), dev, requires_grad)
 
 
+@_on_device
 def randint(low, high=None, size=(), dtype=None, device="cpu"):
     if high is None:
         low, high = 0, low
@@ -107,6 +151,7 @@ def randint(low, high=None, size=(), dtype=None, device="cpu"):
     return _leaf(dev.xp.asarray(arr, dtype=_dtype(dtype, np.dtype(np.int64))), dev, False)
 
 
+@_on_device
 def randperm(n, device="cpu"):
     """A random permutation of 0..n-1 (int64): the order that sorts n uniform draws, which every
     device's generator can make the same way."""

@@ -10,6 +10,7 @@ reproducible.
 >>> bool((w.numpy().__abs__() <= 0.5).all())     # bound = 1/sqrt(fan_in) = 1/2 for a=sqrt(5)
 True
 """
+import functools
 import math
 
 import numpy as np
@@ -31,24 +32,40 @@ def _fill(tensor, values):
     return tensor
 
 
+def _scoped(fill):
+    """Run an initialiser inside the tensor's device scope (CuPy draws on the current device)."""
+    @functools.wraps(fill)
+    def run(tensor, *args, **kwargs):
+        if tensor.device.type == "cpu":
+            return fill(tensor, *args, **kwargs)
+        with backend.device_scope(tensor.device):
+            return fill(tensor, *args, **kwargs)
+    return run
+
+
+@_scoped
 def uniform_(tensor, a=0.0, b=1.0):
     """Fill with U(a, b)."""
     return _fill(tensor, _random(tensor, "uniform") * (b - a) + a)
 
 
+@_scoped
 def normal_(tensor, mean=0.0, std=1.0):
     """Fill with N(mean, std**2)."""
     return _fill(tensor, _random(tensor, "normal") * std + mean)
 
 
+@_scoped
 def constant_(tensor, val):
     return _fill(tensor, val)
 
 
+@_scoped
 def zeros_(tensor):
     return _fill(tensor, 0)
 
 
+@_scoped
 def ones_(tensor):
     return _fill(tensor, 1)
 
@@ -92,6 +109,7 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+@_scoped
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al., 2015)."""
     if tensor.numel() == 0:
@@ -101,6 +119,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     return uniform_(tensor, -bound, bound)
 
 
+@_scoped
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std**2) with std = gain / sqrt(fan)."""
     if tensor.numel() == 0:
@@ -108,6 +127,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))
 
 
+@_scoped
 def xavier_uniform_(tensor, gain=1.0):
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -115,6 +135,7 @@ def xavier_uniform_(tensor, gain=1.0):
     return uniform_(tensor, -a, a)
 
 
+@_scoped
 def xavier_normal_(tensor, gain=1.0):
     """N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)

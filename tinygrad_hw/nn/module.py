@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, parse_to_args
+from ..tensor import Tensor, RemovableHandle, parse_to_args, is_grad_enabled
 
 
 class Parameter(Tensor):
@@ -28,7 +28,8 @@ class Parameter(Tensor):
             data = Tensor(data)       # arrays are wrapped without a copy; Python floats -> float32
         self._data, self.device = data._data, data.device
         self.grad = None
-        self._ctx = None
+        self._ctx = self._base = self._hooks = None
+        self._vc = data._version_counter()        # shares the version, as its memory
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -103,6 +104,34 @@ def _parse_to(args, kwargs):
     return device, dtype
 
 
+def _call_with_hooks(module, args, kwargs):
+    """Module.__call__ when hooks are registered, in torch's order: forward pre-hooks, inputs
+    wrapped for backward hooks, forward, forward hooks, outputs wrapped for backward hooks."""
+    for hook, with_kwargs in list(module.__dict__.get("_forward_pre_hooks", {}).values()):
+        if with_kwargs:
+            r = hook(module, args, kwargs)
+            if r is not None:
+                args, kwargs = r
+        else:
+            r = hook(module, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+    backward_hooks = module.__dict__.get("_backward_hooks")
+    state = None
+    if backward_hooks and is_grad_enabled():
+        from ..autograd import _BackwardHookState
+        state = _BackwardHookState(module, backward_hooks)
+        args = state.wrap_inputs(args)
+    out = module.forward(*args, **kwargs)
+    for hook, with_kwargs in list(module.__dict__.get("_forward_hooks", {}).values()):
+        r = hook(module, args, kwargs, out) if with_kwargs else hook(module, args, out)
+        if r is not None:
+            out = r
+    if state is not None:
+        out = state.wrap_outputs(out)
+    return out
+
+
 def _addindent(text, spaces):
     lines = text.split("\n")
     return lines[0] + "".join("\n" + " " * spaces + line for line in lines[1:])
@@ -133,7 +162,42 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")):
+            return self.forward(*args, **kwargs)
+        return _call_with_hooks(self, args, kwargs)
+
+    # --- hooks (torch's names and call signatures; each register_* returns a removable handle)
+    def _hook_dict(self, name):
+        d = self.__dict__.get(name)
+        if d is None:
+            d = OrderedDict()
+            object.__setattr__(self, name, d)
+        return d
+
+    def _add_hook(self, name, entry, prepend):
+        hooks = self._hook_dict(name)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = entry
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with ``with_kwargs``) runs before
+        forward; a non-None result replaces args (or (args, kwargs))."""
+        return self._add_hook("_forward_pre_hooks", (hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``) runs after forward; a non-None result replaces the output."""
+        return self._add_hook("_forward_hooks", (hook, with_kwargs), prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` runs once the gradients of the module's
+        positional tensor inputs are computed (None for inputs that need none); a non-None result
+        (a tuple, one entry per input) replaces grad_input."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     # --- registration --------------------------------------------------------------------------
     def _registry(self, kind):

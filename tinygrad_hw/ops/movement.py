@@ -77,17 +77,44 @@ class Index(Function):
         return (grad,)
 
 
-def index(t, index):
+def device_index(t, index):
+    """An index for ``t``'s raw array: Tensors unwrapped, lists and arrays moved to t's device."""
     idx = raw_index(index)
-    xp = t.device.xp
     if isinstance(idx, tuple):
-        idx = tuple(backend.to_device(np.asarray(p), t.device) if isinstance(p, list) else
-                    _on(p, t.device) for p in idx)
-    elif isinstance(idx, list):
-        idx = xp.asarray(idx)
-    else:
-        idx = _on(idx, t.device)
+        return tuple(backend.to_device(np.asarray(p), t.device) if isinstance(p, list) else
+                     _on(p, t.device) for p in idx)
+    if isinstance(idx, list):
+        return t.device.xp.asarray(idx)
+    return _on(idx, t.device)
+
+
+def index(t, index):
+    idx = device_index(t, index)
+    if t.device.type != "cpu":
+        _check_bounds(t.shape, idx)
     return Index.apply(t, index=idx)
+
+
+def _check_bounds(shape, idx):
+    """IndexError for an integer-array index outside its dim, as NumPy and torch raise: CuPy
+    wraps such indices around instead. Costs one host sync per integer array."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    used = sum(p.ndim if getattr(p, "dtype", None) == bool else 1 for p in parts
+               if p is not None and p is not Ellipsis)
+    dim = 0
+    for p in parts:
+        if p is None:
+            continue
+        if p is Ellipsis:
+            dim += len(shape) - used
+            continue
+        kind = getattr(getattr(p, "dtype", None), "kind", None)
+        if kind in ("i", "u") and getattr(p, "size", 0) and dim < len(shape):
+            n, lo, hi = shape[dim], int(p.min()), int(p.max())
+            if lo < -n or hi >= n:
+                bad = hi if hi >= n else lo
+                raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {n}")
+        dim += p.ndim if kind == "b" else 1
 
 
 def _on(p, dev):
