@@ -1,15 +1,54 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay, with torch's
 arithmetic: the momentum buffer starts as the first (decayed) gradient, then
-``buf = momentum * buf + (1 - dampening) * g``; Nesterov steps along ``g + momentum * buf``."""
-from ..tensor import Tensor
+``buf = momentum * buf + (1 - dampening) * g``; Nesterov steps along ``g + momentum * buf``.
+
+By default (``foreach=None``) the parameters of a group live in flat buffers and a step is a few
+cache-blocked passes over them (see ``_flat``); ``foreach=False`` updates tensor by tensor. Both
+run the same kernel, so they give the same numbers bit for bit."""
+from ._flat import packs_for
 from .optimizer import Optimizer, required
 
 
+def sgd_kernel(xp, p, g, buf, t1, t2, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+    """One update of the arrays ``p`` (and momentum ``buf``, None without momentum) from ``g``:
+    whole tensors, or matching blocks of flat buffers. ``t1``/``t2`` are scratch arrays of the
+    same shape (None: allocated here). ``g`` is never written."""
+    if t1 is None:
+        t1, t2 = xp.empty_like(p), xp.empty_like(p)
+    d = g
+    if maximize:
+        xp.negative(g, out=t1)
+        d = t1
+    if weight_decay != 0:
+        xp.multiply(p, weight_decay, out=t2)
+        xp.add(d, t2, out=t1)
+        d = t1
+    if buf is not None:
+        if first:
+            buf[...] = d
+        else:
+            buf *= momentum
+            if dampening != 0:
+                xp.multiply(d, 1 - dampening, out=t2)
+                buf += t2
+            else:
+                buf += d
+        if nesterov:
+            xp.multiply(buf, momentum, out=t2)
+            xp.add(d, t2, out=t2)
+            d = t2
+        else:
+            d = buf
+    xp.multiply(d, lr, out=t2)
+    p -= t2
+
+
 class SGD(Optimizer):
-    """``SGD(params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False)``."""
+    """``SGD(params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
+    foreach=None)``."""
 
     def __init__(self, params, lr=required, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, differentiable=False, fused=None):
         if lr is not required and lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -18,30 +57,57 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
+
+    @staticmethod
+    def _hyper(group):
+        return dict(lr=float(group["lr"]), momentum=float(group["momentum"]), dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
+                    maximize=bool(group["maximize"]))
 
     def step(self, closure=None):
         loss = self._closure(closure)
         for group in self.param_groups:
-            lr, momentum = float(group["lr"]), float(group["momentum"])
-            dampening, wd = float(group["dampening"]), float(group["weight_decay"])
-            for p in self._params_with_grad(group):
-                g = p.grad._data
-                if group["maximize"]:
-                    g = -g
-                if wd != 0:
-                    g = g + wd * p._data         # a new array: .grad is never written
-                if momentum != 0:
-                    state = self.state.setdefault(p, {})
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        # xp.array, not g.copy(): arithmetic on 0-d arrays yields scalars
-                        buf = state["momentum_buffer"] = Tensor._wrap(p.device.xp.array(g, copy=True), p.device)
-                    else:
-                        b = buf._data
-                        b *= momentum
-                        b += g if dampening == 0 else (1 - dampening) * g
-                    g = g + momentum * buf._data if group["nesterov"] else buf._data
-                p._data -= lr * g
+            hp = self._hyper(group)
+            singles = self._params_with_grad(group)
+            if singles and group.get("foreach") is not False:
+                gp = packs_for(self, group)
+                singles = [p for p in gp.loose if p.grad is not None]
+                for pk in gp.packs:
+                    if not self._flat_step(pk, hp):
+                        singles += [p for p in pk.params if p.grad is not None]
+            for p in singles:
+                self._single_step(p, hp)
         return loss
+
+    def _single_step(self, p, hp):
+        buf, first = None, False
+        if hp["momentum"] != 0:
+            state = self.state.setdefault(p, {})
+            if state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = self._new_state(p)
+                first = True
+            buf = state["momentum_buffer"]._data
+        sgd_kernel(p.device.xp, p._data, p.grad._data, buf, None, None, first=first, **hp)
+
+    def _flat_step(self, pk, hp):
+        """The step of one flat pack; False (nothing done) when it cannot run flat this time:
+        a parameter without a gradient (skipped, as torch does), or mixed or odd state."""
+        grads = pk.flat_grads()
+        if grads is None:
+            return False
+        buf, first = None, False
+        if hp["momentum"] != 0:
+            first = not any("momentum_buffer" in self.state.get(p, {}) for p in pk.params)
+            if not pk.bind_state(self.state, ("momentum_buffer",)):
+                return False
+            buf = pk.state["momentum_buffer"][0]
+        t1, t2, gs = pk.scratch
+        for blk in pk.blocks:
+            s, e, _ = blk
+            n = e - s
+            sgd_kernel(pk.xp, pk.flat[s:e], pk.gather(grads, blk, gs), None if buf is None else buf[s:e],
+                       t1[:n], t2[:n], first=first, **hp)
+        return True

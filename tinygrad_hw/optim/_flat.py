@@ -1,0 +1,176 @@
+"""Flat buffers for the optimizer step: the parameters of a group that share a device and dtype
+(and their optimizer state) become views into one flat buffer each, so a step is a few array
+passes over that buffer instead of several passes per tensor (torch's foreach/fused optimizers
+play the same role).
+
+On the CPU the passes run over blocks of the flat buffer sized to the cache (each block's
+gradient pieces are gathered into a small scratch block first), so every pass after the first
+reads from cache; on a GPU a block is the whole buffer (one gather, a handful of kernels).
+Measured on the 2-core VM (load ~3 from other users; medians of 25 interleaved runs of 10 steps,
+SGD momentum 0.9, float32): MLP 784-512-256-10 (535,818 params, 6 tensors) 1.76 -> 1.24 ms,
+LeNet-5 (44,426, 10 tensors) 0.041 -> 0.034 ms, ResNet-20 (272,186, 65 tensors) 1.24 -> 1.11 ms;
+gathering the whole gradient into one flat buffer first instead was slower than per-tensor
+passes for the MLP (2.90 ms) and ResNet-20 (1.27 ms).
+
+Parameters stay ordinary Tensors: a parameter's ``_data`` is a view into the buffer. Before each
+step the views are checked by identity; when a user or ``Module.to`` has replaced a parameter's
+array (``p.data = ...``, a dtype change, vector_to_parameters) the group is packed again, adopting
+arrays that nothing else refers to and leaving shared ones (views, arrays other Tensors hold)
+to the per-tensor path, so sharing behaves as in torch. State Tensors loaded by
+``load_state_dict`` are copied into the buffer the same way. Gradients are never written.
+"""
+import sys
+
+import numpy as np
+
+from ..tensor import Tensor
+
+_BLOCK_BYTES = 1 << 17       # 128 KiB per array block: four arrays of a block stay in L2
+
+
+class FlatPack:
+    """Parameters of one device and dtype as views into ``self.flat``; ``self.views[i]`` is the
+    array ``params[i]._data`` must be for the pack to be intact; ``blocks`` is the block plan:
+    (start, end, [(param index, a, b)]) with the parameter's elements [a:b] filling [start:end)."""
+
+    def __init__(self, params):
+        p0 = params[0]
+        self.device, self.dtype, self.xp = p0.device, p0.dtype, p0.device.xp
+        self.params = list(params)
+        sizes = [int(p._data.size) for p in params]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
+        n = self.offsets[-1]
+        self.flat = self.xp.empty(n, dtype=self.dtype)
+        self.views = []
+        for p, a, b in zip(params, self.offsets, self.offsets[1:]):
+            self.flat[a:b] = p._data.reshape(-1)
+            p._data = self.flat[a:b].reshape(p._data.shape)
+            self.views.append(p._data)
+        self.state = {}          # state name -> (flat buffer, per-parameter views)
+        block = max(1, _BLOCK_BYTES // self.dtype.itemsize) if self.device.type == "cpu" else max(n, 1)
+        self.block = block
+        self.blocks = []
+        for s in range(0, n, block):
+            e = min(n, s + block)
+            pieces = [(i, max(s, a) - a, min(e, b) - a)
+                      for i, (a, b) in enumerate(zip(self.offsets, self.offsets[1:])) if a < e and b > s]
+            self.blocks.append((s, e, pieces))
+        self.scratch = [self.xp.empty(min(block, n), dtype=self.dtype) for _ in range(3)]
+
+    def intact(self):
+        return all(p._data is v for p, v in zip(self.params, self.views))
+
+    def state_views(self, name):
+        """The flat buffer and per-parameter views of state ``name``, allocated (zeros) once."""
+        if name not in self.state:
+            buf = self.xp.zeros(self.offsets[-1], dtype=self.dtype)
+            views = [buf[a:b].reshape(v.shape) for v, a, b in zip(self.views, self.offsets, self.offsets[1:])]
+            self.state[name] = (buf, views)
+        return self.state[name]
+
+    def bind_state(self, opt_state, names):
+        """Make every parameter's state ``names`` views into the pack's state buffers. Returns
+        False (nothing changed) when the state is mixed: some parameters have it and others not,
+        or a saved entry does not fit; True when it is bound, with entries created as zeros where
+        no parameter had any state yet (the caller then initialises them)."""
+        have = [opt_state.get(p, {}) for p in self.params]
+        present = [all(n in s for n in names) for s in have]
+        if any(present) and not all(present):
+            return False
+        if all(present):
+            for s, p in zip(have, self.params):
+                for n in names:
+                    a = s[n]._data
+                    if tuple(a.shape) != p.shape or a.dtype != self.dtype or s[n].device is not self.device:
+                        return False
+        for n in names:
+            buf, views = self.state_views(n)
+            for i, p in enumerate(self.params):
+                s = opt_state.setdefault(p, {})
+                t = s.get(n)
+                if t is None:
+                    s[n] = Tensor._wrap(views[i], self.device)
+                elif t._data is not views[i]:
+                    views[i][...] = t._data          # loaded or replaced state: copy it in
+                    t._data = views[i]
+        return True
+
+    def flat_grads(self):
+        """Each parameter's gradient as a 1-d array, or None when one is missing or does not
+        match its parameter (then the pack steps tensor by tensor this time)."""
+        out = []
+        for p, v in zip(self.params, self.views):
+            g = p.grad
+            if g is None or g.device is not self.device:
+                return None
+            a = g._data
+            if a.dtype != self.dtype or a.shape != v.shape:
+                return None
+            out.append(a.reshape(-1))
+        return out
+
+    def gather(self, grads, block, scratch):
+        """The gradient elements of ``block`` as one contiguous array: a view when they all come
+        from one gradient, else gathered into ``scratch``."""
+        s, e, pieces = block
+        if len(pieces) == 1:
+            i, a, b = pieces[0]
+            return grads[i][a:b]
+        out = scratch[:e - s]
+        self.xp.concatenate([grads[i][a:b] for i, a, b in pieces], out=out)
+        return out
+
+
+def _movable(arr):
+    """True when ``arr`` can move into a flat buffer without breaking sharing anyone could observe:
+    a floating, C-contiguous array owning its memory, referred to only by one Tensor slot."""
+    # references when called as _movable(p._data): the slot, this frame's ``arr``, getrefcount's
+    return (arr.dtype.kind == "f" and getattr(arr, "base", 1) is None and arr.flags.c_contiguous
+            and sys.getrefcount(arr) <= 3)
+
+
+class GroupPacks:
+    """The flat packs of one param group (one per device and dtype) and the parameters left to the
+    per-tensor path. Rebuilt when the group's parameters change or a packed parameter's array is
+    replaced: packs still intact are kept; the other members of a broken pack stay where they are
+    (views of its buffer, which someone may share) and go to the per-tensor path; replaced arrays
+    that are movable form new packs."""
+
+    def __init__(self, group, old_packs=()):
+        self.group = group
+        self.ids = [id(p) for p in group["params"]]
+        ids = set(self.ids)
+        mine = [pk for pk in old_packs if any(id(p) in ids for p in pk.params)]
+        kept = [pk for pk in mine if pk.intact() and all(id(p) in ids for p in pk.params)]
+        kept_ids = {id(p) for pk in kept for p in pk.params}
+        stuck = {id(p) for pk in mine if pk not in kept for p, v in zip(pk.params, pk.views) if p._data is v}
+        by_key, self.loose = {}, []
+        for p in group["params"]:
+            if id(p) in kept_ids:
+                continue
+            if id(p) not in stuck and _movable(p._data):
+                by_key.setdefault((p.device, p.dtype), []).append(p)
+            else:
+                self.loose.append(p)
+        self.packs = kept + [FlatPack(ps) for ps in by_key.values()]
+
+    def valid(self, group):
+        if group is not self.group or len(group["params"]) != len(self.ids):
+            return False
+        if any(id(p) != i for p, i in zip(group["params"], self.ids)):
+            return False
+        return all(pk.intact() for pk in self.packs)
+
+
+def packs_for(opt, group):
+    """The (cached, checked) GroupPacks of ``group`` in optimizer ``opt``."""
+    cache = opt.__dict__.setdefault("_flat_packs", {})
+    gp = cache.get(id(group))
+    if gp is not None and gp.valid(group):
+        return gp
+    old_packs = [pk for g in cache.values() for pk in g.packs]
+    live = {id(g) for g in opt.param_groups}
+    for k in [k for k, g in cache.items() if k not in live or g.group is not group and k == id(group)]:
+        del cache[k]               # groups replaced by load_state_dict, or a new dict reusing an id
+    gp = cache[id(group)] = GroupPacks(group, old_packs)
+    return gp
