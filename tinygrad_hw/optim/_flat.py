@@ -25,7 +25,7 @@ import numpy as np
 
 from ..tensor import Tensor
 
-_BLOCK_BYTES = 1 << 17       # 128 KiB per array block: four arrays of a block stay in L2
+_BLOCK_BYTES = 1 << 17       # 128 KiB per array block: the five arrays of a block stay in L2
 
 
 class FlatPack:
@@ -70,19 +70,25 @@ class FlatPack:
 
     def bind_state(self, opt_state, names):
         """Make every parameter's state ``names`` views into the pack's state buffers. Returns
-        False (nothing changed) when the state is mixed: some parameters have it and others not,
-        or a saved entry does not fit; True when it is bound, with entries created as zeros where
-        no parameter had any state yet (the caller then initialises them)."""
+        "bound" when they already were or now are (loaded or replaced entries are copied in),
+        "fresh" when no parameter had that state yet (zero views are created; the caller
+        initialises them), and None, changing nothing, when the state is mixed (some parameters
+        have it, others not) or an entry does not fit its parameter."""
+        try:
+            if all(opt_state[p][n]._data is self.state[n][1][i] for n in names for i, p in enumerate(self.params)):
+                return "bound"     # the common case: checked by identity only
+        except KeyError:
+            pass
         have = [opt_state.get(p, {}) for p in self.params]
         present = [all(n in s for n in names) for s in have]
         if any(present) and not all(present):
-            return False
-        if all(present):
-            for s, p in zip(have, self.params):
-                for n in names:
-                    a = s[n]._data
-                    if tuple(a.shape) != p.shape or a.dtype != self.dtype or s[n].device is not self.device:
-                        return False
+            return None
+        for s, p in zip(have, self.params):
+            for n in names:
+                t = s.get(n)
+                if t is not None and (tuple(t._data.shape) != p.shape or t._data.dtype != self.dtype
+                                      or t.device is not self.device):
+                    return None
         for n in names:
             buf, views = self.state_views(n)
             for i, p in enumerate(self.params):
@@ -93,7 +99,7 @@ class FlatPack:
                 elif t._data is not views[i]:
                     views[i][...] = t._data          # loaded or replaced state: copy it in
                     t._data = views[i]
-        return True
+        return "bound" if all(present) else "fresh"
 
     def flat_grads(self):
         """Each parameter's gradient as a 1-d array, or None when one is missing or does not

@@ -115,7 +115,7 @@ class Adam(Optimizer):
         if grads is None:
             return False
         steps = {self.state.get(p, {}).get("step", 0) for p in pk.params}
-        if len(steps) != 1 or not pk.bind_state(self.state, names):
+        if len(steps) != 1 or pk.bind_state(self.state, names) is None:
             return False
         t = steps.pop() + 1
         for p in pk.params:

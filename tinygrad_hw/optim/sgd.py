@@ -100,9 +100,10 @@ class SGD(Optimizer):
             return False
         buf, first = None, False
         if hp["momentum"] != 0:
-            first = not any("momentum_buffer" in self.state.get(p, {}) for p in pk.params)
-            if not pk.bind_state(self.state, ("momentum_buffer",)):
+            bound = pk.bind_state(self.state, ("momentum_buffer",))
+            if bound is None:
                 return False
+            first = bound == "fresh"
             buf = pk.state["momentum_buffer"][0]
         t1, t2, gs = pk.scratch
         for blk in pk.blocks:
