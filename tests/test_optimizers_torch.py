@@ -208,3 +208,10 @@ def test_invalid_hyperparameters_raise_like_torch(name, bad, match):
         getattr(optim, name)([nn.Parameter(thw.zeros(1))], **bad)
     with pytest.raises(ValueError, match=match):
         getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)], **bad)
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adadelta", "NAdam", "Adamax", "Adam", "Adagrad", "SGD"])
+def test_unsupported_flags_raise_instead_of_being_ignored(name):
+    kw = {"lr": 0.1} if name == "SGD" else {}
+    with pytest.raises(NotImplementedError, match="differentiable=True"):
+        getattr(optim, name)([nn.Parameter(thw.zeros(1))], differentiable=True, **kw)

@@ -6,11 +6,14 @@ play the same role).
 On the CPU the passes run over blocks of the flat buffer sized to the cache (each block's
 gradient pieces are gathered into a small scratch block first), so every pass after the first
 reads from cache; on a GPU a block is the whole buffer (one gather, a handful of kernels).
-Measured on the 2-core VM (load ~3 from other users; medians of 25 interleaved runs of 10 steps,
-SGD momentum 0.9, float32): MLP 784-512-256-10 (535,818 params, 6 tensors) 1.76 -> 1.24 ms,
-LeNet-5 (44,426, 10 tensors) 0.041 -> 0.034 ms, ResNet-20 (272,186, 65 tensors) 1.24 -> 1.11 ms;
-gathering the whole gradient into one flat buffer first instead was slower than per-tensor
-passes for the MLP (2.90 ms) and ResNet-20 (1.27 ms).
+Measured on the 2-core VM shared with other jobs (load 7-9), ms per step, per-tensor
+(``foreach=False``) -> flat, medians of 21 interleaved runs of 10 steps, float32 parameters
+(MLP 784-512-256-10: 535,818 in 6 tensors; LeNet-5: 44,426 in 10; ResNet-20: 272,186 in 65):
+SGD momentum 0.9: MLP 2.29 -> 1.47, LeNet-5 0.059 -> 0.057, ResNet-20 1.33 -> 1.23;
+Adam: MLP 7.16 -> 5.24, LeNet-5 0.183 -> 0.151, ResNet-20 4.16 -> 2.71.
+Gathering the whole gradient into one flat buffer before whole-buffer passes (no blocks) was
+slower than the per-tensor passes in a prototype (SGD, MLP 2.90 against 2.05 ms, ResNet-20 1.27
+against 1.11 ms): the gather is one more pass over memory, and blocks keep the others in cache.
 
 Parameters stay ordinary Tensors: a parameter's ``_data`` is a view into the buffer. Before each
 step the views are checked by identity; when a user or ``Module.to`` has replaced a parameter's

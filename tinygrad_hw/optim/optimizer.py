@@ -35,6 +35,10 @@ class Optimizer:
     'params' and optional per-group hyperparameters overriding ``defaults``."""
 
     def __init__(self, params, defaults):
+        for flag in ("differentiable", "capturable"):
+            if defaults.get(flag):
+                raise NotImplementedError(f"{type(self).__name__}({flag}=True) is not supported: steps run on raw "
+                                          "arrays outside the graph, without CUDA-graph capture")
         self.defaults = dict(defaults)
         self.state = {}              # Parameter -> dict of its state (keyed by identity)
         self.param_groups = []
