@@ -3,9 +3,10 @@
 passes over that buffer instead of several passes per tensor (torch's foreach/fused optimizers
 play the same role).
 
-On the CPU the passes run over blocks of the flat buffer sized to the cache (each block's
-gradient pieces are gathered into a small scratch block first), so every pass after the first
-reads from cache; on a GPU a block is the whole buffer (one gather, a handful of kernels).
+On the CPU the passes run over blocks of the flat buffer sized to the cache, so every pass after
+the first reads from cache: a block is a slice of one large tensor (its gradient is used in
+place) or a run of whole small tensors (their gradients are gathered with one concatenate into a
+scratch block). On a GPU a block is the whole buffer (one gather, a handful of kernels).
 Measured on the 2-core VM shared with other jobs (load 7-9), ms per step, per-tensor
 (``foreach=False``) -> flat, medians of 21 interleaved runs of 10 steps, float32 parameters
 (MLP 784-512-256-10: 535,818 in 6 tensors; LeNet-5: 44,426 in 10; ResNet-20: 272,186 in 65):
@@ -23,20 +24,26 @@ to the per-tensor path, so sharing behaves as in torch. State Tensors loaded by
 ``load_state_dict`` are copied into the buffer the same way. Gradients are never written.
 """
 import sys
+from itertools import repeat
+from operator import attrgetter, eq, is_, itemgetter
 
 import numpy as np
 
 from ..tensor import Tensor
 
+_data, _grad, _device = attrgetter("_data"), attrgetter("grad"), attrgetter("device")
+_shape, _dtype = attrgetter("shape"), attrgetter("dtype")
 _BLOCK_BYTES = 1 << 17       # 128 KiB per array block: the five arrays of a block stay in L2
 
 
 class FlatPack:
     """Parameters of one device and dtype as views into ``self.flat``; ``self.views[i]`` is the
-    array ``params[i]._data`` must be for the pack to be intact; ``blocks`` is the block plan:
-    (start, end, [(param index, a, b)]) with the parameter's elements [a:b] filling [start:end)."""
+    array ``params[i]._data`` must be for the pack to be intact; ``blocks`` is the block plan
+    (see ``_plan``)."""
 
     def __init__(self, params):
+        # gradients are gathered block by block: a slice of a large tensor is a view, a run of
+        # small ones is copied with one concatenate
         p0 = params[0]
         self.device, self.dtype, self.xp = p0.device, p0.dtype, p0.device.xp
         self.params = list(params)
@@ -44,7 +51,7 @@ class FlatPack:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
         n = self.offsets[-1]
         self.flat = self.xp.empty(n, dtype=self.dtype)
-        self.views = []
+        self.views, self.shapes = [], [p._data.shape for p in params]
         for p, a, b in zip(params, self.offsets, self.offsets[1:]):
             self.flat[a:b] = p._data.reshape(-1)
             p._data = self.flat[a:b].reshape(p._data.shape)
@@ -52,16 +59,43 @@ class FlatPack:
         self.state = {}          # state name -> (flat buffer, per-parameter views)
         block = max(1, _BLOCK_BYTES // self.dtype.itemsize) if self.device.type == "cpu" else max(n, 1)
         self.block = block
-        self.blocks = []
-        for s in range(0, n, block):
-            e = min(n, s + block)
-            pieces = [(i, max(s, a) - a, min(e, b) - a)
-                      for i, (a, b) in enumerate(zip(self.offsets, self.offsets[1:])) if a < e and b > s]
-            self.blocks.append((s, e, pieces))
+        self.blocks = self._plan(sizes, block)
         self.scratch = [self.xp.empty(min(block, n), dtype=self.dtype) for _ in range(3)]
 
+    @staticmethod
+    def _plan(sizes, block):
+        """Blocks (start, end, take, piece) covering the buffer: a run of whole small tensors
+        (``take`` picks their gradients, gathered with one concatenate) or a slice
+        ``piece = (i, a, b)`` of one tensor's elements (a view, no copy)."""
+        blocks, run, start, pos = [], [], 0, 0
+
+        def flush():
+            if len(run) == 1:
+                blocks.append((start, pos, None, (run[0], 0, pos - start)))
+            elif run:
+                blocks.append((start, pos, itemgetter(*run), None))
+
+        for i, n in enumerate(sizes):
+            if n > block:
+                flush()
+                run = []
+                for a in range(0, n, block):
+                    b = min(n, a + block)
+                    blocks.append((pos + a, pos + b, None, (i, a, b)))
+                pos += n
+                start = pos
+                continue
+            if pos + n - start > block:
+                flush()
+                run, start = [], pos
+            run.append(i)
+            pos += n
+        flush()
+        return blocks
+
     def intact(self):
-        return all(p._data is v for p, v in zip(self.params, self.views))
+        # map/attrgetter loops run in C: this check is on every step
+        return all(map(is_, map(_data, self.params), self.views))
 
     def state_views(self, name):
         """The flat buffer and per-parameter views of state ``name``, allocated (zeros) once."""
@@ -78,7 +112,7 @@ class FlatPack:
         initialises them), and None, changing nothing, when the state is mixed (some parameters
         have it, others not) or an entry does not fit its parameter."""
         try:
-            if all(opt_state[p][n]._data is self.state[n][1][i] for n in names for i, p in enumerate(self.params)):
+            if all(all(map(is_, [opt_state[p][n]._data for p in self.params], self.state[n][1])) for n in names):
                 return "bound"     # the common case: checked by identity only
         except KeyError:
             pass
@@ -105,28 +139,27 @@ class FlatPack:
         return "bound" if all(present) else "fresh"
 
     def flat_grads(self):
-        """Each parameter's gradient as a 1-d array, or None when one is missing or does not
+        """Each parameter's gradient array, or None when one is missing or does not
         match its parameter (then the pack steps tensor by tensor this time)."""
-        out = []
-        for p, v in zip(self.params, self.views):
-            g = p.grad
-            if g is None or g.device is not self.device:
-                return None
-            a = g._data
-            if a.dtype != self.dtype or a.shape != v.shape:
-                return None
-            out.append(a.reshape(-1))
-        return out
+        grads = list(map(_grad, self.params))
+        if any(map(is_, grads, repeat(None))):
+            return None
+        if not all(map(is_, map(_device, grads), repeat(self.device))):
+            return None
+        arrays = list(map(_data, grads))
+        if not (all(map(eq, map(_shape, arrays), self.shapes)) and all(map(eq, map(_dtype, arrays), repeat(self.dtype)))):
+            return None
+        return arrays
 
     def gather(self, grads, block, scratch):
-        """The gradient elements of ``block`` as one contiguous array: a view when they all come
-        from one gradient, else gathered into ``scratch``."""
-        s, e, pieces = block
-        if len(pieces) == 1:
-            i, a, b = pieces[0]
-            return grads[i][a:b]
+        """The gradient elements of ``block`` as one contiguous 1-d array: a view for a slice of
+        one gradient, else the run's gradients concatenated into ``scratch``."""
+        s, e, take, piece = block
+        if piece is not None:
+            i, a, b = piece
+            return grads[i].reshape(-1)[a:b]
         out = scratch[:e - s]
-        self.xp.concatenate([grads[i][a:b] for i, a, b in pieces], out=out)
+        self.xp.concatenate(take(grads), axis=None, out=out)
         return out
 
 
@@ -147,8 +180,8 @@ class GroupPacks:
 
     def __init__(self, group, old_packs=()):
         self.group = group
-        self.ids = [id(p) for p in group["params"]]
-        ids = set(self.ids)
+        self.params = list(group["params"])
+        ids = {id(p) for p in self.params}
         mine = [pk for pk in old_packs if any(id(p) in ids for p in pk.params)]
         kept = [pk for pk in mine if pk.intact() and all(id(p) in ids for p in pk.params)]
         kept_ids = {id(p) for pk in kept for p in pk.params}
@@ -164,9 +197,8 @@ class GroupPacks:
         self.packs = kept + [FlatPack(ps) for ps in by_key.values()]
 
     def valid(self, group):
-        if group is not self.group or len(group["params"]) != len(self.ids):
-            return False
-        if any(id(p) != i for p, i in zip(group["params"], self.ids)):
+        params = group["params"]
+        if group is not self.group or len(params) != len(self.params) or not all(map(is_, params, self.params)):
             return False
         return all(pk.intact() for pk in self.packs)
 

@@ -124,7 +124,7 @@ class Adam(Optimizer):
         vmax = pk.state["max_exp_avg_sq"][0] if len(names) == 3 else None
         t1, t2, gs = pk.scratch
         for blk in pk.blocks:
-            s, e, _ = blk
+            s, e = blk[0], blk[1]
             n = e - s
             adam_kernel(pk.xp, pk.flat[s:e], pk.gather(grads, blk, gs), m[s:e], v[s:e],
                         None if vmax is None else vmax[s:e], t1[:n], t2[:n], step=t, **hp)

@@ -13,8 +13,9 @@ def sgd_kernel(xp, p, g, buf, t1, t2, *, lr, momentum, dampening, weight_decay, 
     """One update of the arrays ``p`` (and momentum ``buf``, None without momentum) from ``g``:
     whole tensors, or matching blocks of flat buffers. ``t1``/``t2`` are scratch arrays of the
     same shape (None: allocated here). ``g`` is never written."""
-    if t1 is None:
-        t1, t2 = xp.empty_like(p), xp.empty_like(p)
+    if t2 is None:              # tensor by tensor: scratch only where it is needed
+        t2 = xp.empty_like(p)
+        t1 = xp.empty_like(p) if maximize or weight_decay != 0 else None
     d = g
     if maximize:
         xp.negative(g, out=t1)
@@ -107,7 +108,7 @@ class SGD(Optimizer):
             buf = pk.state["momentum_buffer"][0]
         t1, t2, gs = pk.scratch
         for blk in pk.blocks:
-            s, e, _ = blk
+            s, e = blk[0], blk[1]
             n = e - s
             sgd_kernel(pk.xp, pk.flat[s:e], pk.gather(grads, blk, gs), None if buf is None else buf[s:e],
                        t1[:n], t2[:n], first=first, **hp)
