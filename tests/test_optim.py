@@ -322,7 +322,19 @@ def test_resuming_scheduler_needs_initial_lr():
 
 
 # --- flat buffers: the default step packs a group's parameters into one buffer per dtype --------
-FLAT_SHAPES = [(300, 70), (5,), (), (16, 3, 3, 3), (40000,)]      # spans several cache blocks
+FLAT_SHAPES = [(300, 250), (5,), (), (16, 3, 3, 3), (70000,), (40, 30)]      # spans several cache blocks
+
+
+def _packable(opt, p):
+    """Whether the default step keeps ``p`` in a flat buffer (SGD: only tensors of two blocks or more)."""
+    return p.numel() >= (opt._min_numel(p) if isinstance(opt, optim.SGD) else 0)
+
+
+def _assert_packed(opt, params):
+    packed = [p for p in params if _packable(opt, p)]
+    assert packed and len({id(p._data.base) for p in packed}) == 1
+    assert all(p._data.base is not None for p in packed)
+    assert all(p._data.base is None for p in params if not _packable(opt, p))
 
 
 def _flat_problem(dtype, seed=0, steps=5):
@@ -349,8 +361,7 @@ def test_flat_step_equals_per_tensor_bit_for_bit(name, kw, dtype):
     init, grads = _flat_problem(dtype)
     flat, fopt = _run_ours(lambda ps: getattr(optim, name)(ps, **kw), init, grads)
     loose, lopt = _run_ours(lambda ps: getattr(optim, name)(ps, foreach=False, **kw), init, grads)
-    bases = {id(p._data.base) for p in flat}
-    assert len(bases) == 1 and all(p._data.base is not None for p in flat)     # really one flat buffer
+    _assert_packed(fopt, flat)                 # really one flat buffer
     assert all(p._data.base is None for p in loose)
     for a, b in zip(flat, loose):
         assert a.dtype == b.dtype == dtype
@@ -368,8 +379,8 @@ def test_flat_group_with_two_dtypes_matches_torch():
     init = [rng.standard_normal((30, 20)), rng.standard_normal(7).astype(np.float32), rng.standard_normal(9),
             rng.standard_normal((4, 4)).astype(np.float32)]
     grads = [[rng.standard_normal(a.shape).astype(a.dtype) for a in init] for _ in range(4)]
-    ours, opt = _run_ours(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), init, grads)
-    theirs = _run_torch(lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9), init, grads)
+    ours, opt = _run_ours(lambda ps: optim.Adam(ps, lr=0.01), init, grads)
+    theirs = _run_torch(lambda ps: torch.optim.Adam(ps, lr=0.01), init, grads)
     _assert_same(ours, theirs, rtol=1e-5)        # float32 rounding differs from torch's
     packs = opt._flat_packs[id(opt.param_groups[0])].packs
     assert sorted(str(pk.dtype) for pk in packs) == ["float32", "float64"]
@@ -406,12 +417,12 @@ def test_flat_replaced_param_data_is_repacked_or_left_shared():
     _steps(params, opt, grads[:2])
     _steps(twin, topt, grads[:2])
     # a fresh array nobody else holds: it moves into a new flat buffer
-    params[1].data = thw.tensor(np.full(5, 3.0))
-    twin[1].data = thw.tensor(np.full(5, 3.0))
+    params[4].data = thw.tensor(np.full(70000, 3.0))
+    twin[4].data = thw.tensor(np.full(70000, 3.0))
     # an array the user keeps: the parameter keeps sharing it, and the step writes through
-    shared = thw.tensor(np.full((300, 70), 0.5))
+    shared = thw.tensor(np.full((300, 250), 0.5))
     params[0].data = shared
-    twin[0].data = thw.tensor(np.full((300, 70), 0.5))
+    twin[0].data = thw.tensor(np.full((300, 250), 0.5))
     _steps(params, opt, grads[2:])
     _steps(twin, topt, grads[2:])
     for a, b in zip(params, twin):
@@ -420,6 +431,7 @@ def test_flat_replaced_param_data_is_repacked_or_left_shared():
     np.testing.assert_array_equal(shared.numpy(), twin[0].numpy())
     gp = opt._flat_packs[id(opt.param_groups[0])]
     assert params[0] in gp.loose and all(p.grad is not None for p in params)
+    assert params[4]._data.base is not None and any(params[4] in pk.params for pk in gp.packs)   # re-packed
 
 
 def test_flat_vector_to_parameters_shares_memory_like_torch():
@@ -475,8 +487,7 @@ def test_flat_load_state_dict_into_a_stepped_optimizer(name):
     _steps(params, other, grads[3:])
     for a, b in zip(full, params):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    bases = {id(p._data.base) for p in params}
-    assert len(bases) == 1                     # still one flat buffer after the load
+    _assert_packed(other, params)              # still one flat buffer after the load
 
 
 def test_flat_module_to_double_after_steps_keeps_training():

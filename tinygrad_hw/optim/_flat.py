@@ -36,6 +36,11 @@ _shape, _dtype = attrgetter("shape"), attrgetter("dtype")
 _BLOCK_BYTES = 1 << 17       # 128 KiB per array block: the five arrays of a block stay in L2
 
 
+def block_numel(dtype, device):
+    """Elements per block for ``dtype`` on ``device`` (the whole buffer on a GPU: None)."""
+    return max(1, _BLOCK_BYTES // np.dtype(dtype).itemsize) if device.type == "cpu" else None
+
+
 class FlatPack:
     """Parameters of one device and dtype as views into ``self.flat``; ``self.views[i]`` is the
     array ``params[i]._data`` must be for the pack to be intact; ``blocks`` is the block plan
@@ -57,7 +62,7 @@ class FlatPack:
             p._data = self.flat[a:b].reshape(p._data.shape)
             self.views.append(p._data)
         self.state = {}          # state name -> (flat buffer, per-parameter views)
-        block = max(1, _BLOCK_BYTES // self.dtype.itemsize) if self.device.type == "cpu" else max(n, 1)
+        block = block_numel(self.dtype, self.device) or max(n, 1)
         self.block = block
         self.blocks = self._plan(sizes, block)
         self.scratch = [self.xp.empty(min(block, n), dtype=self.dtype) for _ in range(3)]
@@ -178,7 +183,7 @@ class GroupPacks:
     (views of its buffer, which someone may share) and go to the per-tensor path; replaced arrays
     that are movable form new packs."""
 
-    def __init__(self, group, old_packs=()):
+    def __init__(self, group, old_packs=(), min_numel=0):
         self.group = group
         self.params = list(group["params"])
         ids = {id(p) for p in self.params}
@@ -190,7 +195,7 @@ class GroupPacks:
         for p in group["params"]:
             if id(p) in kept_ids:
                 continue
-            if id(p) not in stuck and _movable(p._data):
+            if id(p) not in stuck and p._data.size >= min_numel and _movable(p._data):
                 by_key.setdefault((p.device, p.dtype), []).append(p)
             else:
                 self.loose.append(p)
@@ -203,8 +208,9 @@ class GroupPacks:
         return all(pk.intact() for pk in self.packs)
 
 
-def packs_for(opt, group):
-    """The (cached, checked) GroupPacks of ``group`` in optimizer ``opt``."""
+def packs_for(opt, group, min_numel=0):
+    """The (cached, checked) GroupPacks of ``group`` in optimizer ``opt``; parameters with fewer
+    than ``min_numel`` elements stay on the per-tensor path."""
     cache = opt.__dict__.setdefault("_flat_packs", {})
     gp = cache.get(id(group))
     if gp is not None and gp.valid(group):
@@ -213,5 +219,5 @@ def packs_for(opt, group):
     live = {id(g) for g in opt.param_groups}
     for k in [k for k, g in cache.items() if k not in live or g.group is not group and k == id(group)]:
         del cache[k]               # groups replaced by load_state_dict, or a new dict reusing an id
-    gp = cache[id(group)] = GroupPacks(group, old_packs)
+    gp = cache[id(group)] = GroupPacks(group, old_packs, min_numel)
     return gp
