@@ -2,20 +2,18 @@
 arithmetic: the momentum buffer starts as the first (decayed) gradient, then
 ``buf = momentum * buf + (1 - dampening) * g``; Nesterov steps along ``g + momentum * buf``.
 
-By default (``foreach=None``) the parameters of a group live in flat buffers and a step is a few
-cache-blocked passes over them (see ``_flat``); ``foreach=False`` updates tensor by tensor. Both
-run the same kernel, so they give the same numbers bit for bit."""
+By default (``foreach=None``) the large parameters of a group live in flat buffers and a step is a
+few cache-blocked passes over them (see ``_flat``); ``foreach=False`` updates tensor by tensor. Both
+do the same operations in the same order, so they give the same numbers bit for bit."""
 from ._flat import block_numel, packs_for
 from .optimizer import Optimizer, required
 
 
-def sgd_kernel(xp, p, g, buf, t1, t2, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
-    """One update of the arrays ``p`` (and momentum ``buf``, None without momentum) from ``g``:
-    whole tensors, or matching blocks of flat buffers. ``t1``/``t2`` are scratch arrays of the
-    same shape (None: allocated here). ``g`` is never written."""
-    if t2 is None:              # tensor by tensor: scratch only where it is needed
-        t2 = xp.empty_like(p)
-        t1 = xp.empty_like(p) if maximize or weight_decay != 0 else None
+def sgd_kernel(xp, p, g, buf, t1, t2, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+    """One update of matching blocks of flat buffers: parameters ``p`` and momentum ``buf`` (None
+    without momentum) from the gradient ``g``, with scratch blocks ``t1``/``t2``; ``g`` is never
+    written. The same operations in the same order as ``SGD._tensor_steps``, so both paths
+    give the same numbers bit for bit."""
     d = g
     if maximize:
         xp.negative(g, out=t1)
@@ -64,9 +62,9 @@ class SGD(Optimizer):
 
     @staticmethod
     def _hyper(group):
-        return dict(lr=float(group["lr"]), momentum=float(group["momentum"]), dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
-                    maximize=bool(group["maximize"]))
+        """(lr, momentum, dampening, weight_decay, nesterov, maximize), as the kernel takes them."""
+        return (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
+                float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]))
 
     def step(self, closure=None):
         loss = self._closure(closure)
@@ -79,8 +77,8 @@ class SGD(Optimizer):
                 for pk in gp.packs:
                     if not self._flat_step(pk, hp):
                         singles += [p for p in pk.params if p.grad is not None]
-            for p in singles:
-                self._single_step(p, hp)
+            if singles:
+                self._tensor_steps(singles, hp)
         return loss
 
     @staticmethod
@@ -93,15 +91,26 @@ class SGD(Optimizer):
         numel = block_numel(p.dtype, p.device)
         return 0 if numel is None else 2 * numel
 
-    def _single_step(self, p, hp):
-        buf, first = None, False
-        if hp["momentum"] != 0:
-            state = self.state.setdefault(p, {})
-            if state.get("momentum_buffer") is None:
-                state["momentum_buffer"] = self._new_state(p)
-                first = True
-            buf = state["momentum_buffer"]._data
-        sgd_kernel(p.device.xp, p._data, p.grad._data, buf, None, None, first=first, **hp)
+    def _tensor_steps(self, params, hp):
+        """Tensor by tensor (a plain loop: for small tensors its few passes beat any bookkeeping)."""
+        lr, momentum, dampening, wd, nesterov, maximize = hp
+        for p in params:
+            g = p.grad._data
+            d = -g if maximize else g
+            if wd != 0:
+                d = d + p._data * wd
+            if momentum != 0:
+                state = self.state.setdefault(p, {})
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = self._new_state(p)
+                    buf._data[...] = d
+                else:
+                    b = buf._data
+                    b *= momentum
+                    b += d if dampening == 0 else d * (1 - dampening)
+                d = d + buf._data * momentum if nesterov else buf._data
+            p._data -= d * lr
 
     def _flat_step(self, pk, hp):
         """The step of one flat pack; False (nothing done) when it cannot run flat this time:
@@ -110,7 +119,7 @@ class SGD(Optimizer):
         if grads is None:
             return False
         buf, first = None, False
-        if hp["momentum"] != 0:
+        if hp[1] != 0:
             bound = pk.bind_state(self.state, ("momentum_buffer",))
             if bound is None:
                 return False
@@ -121,5 +130,5 @@ class SGD(Optimizer):
             s, e = blk[0], blk[1]
             n = e - s
             sgd_kernel(pk.xp, pk.flat[s:e], pk.gather(grads, blk, gs), None if buf is None else buf[s:e],
-                       t1[:n], t2[:n], first=first, **hp)
+                       t1[:n], t2[:n], *hp, first)
         return True
