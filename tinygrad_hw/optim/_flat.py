@@ -37,8 +37,8 @@ _BLOCK_BYTES = 1 << 17       # 128 KiB per array block: the five arrays of a blo
 
 
 def block_numel(dtype, device):
-    """Elements per block for ``dtype`` on ``device`` (the whole buffer on a GPU: None)."""
-    return max(1, _BLOCK_BYTES // np.dtype(dtype).itemsize) if device.type == "cpu" else None
+    """Elements per block for a NumPy ``dtype`` on ``device`` (None on a GPU: the whole buffer)."""
+    return max(1, _BLOCK_BYTES // dtype.itemsize) if device.type == "cpu" else None
 
 
 class FlatPack:
