@@ -6,22 +6,29 @@ play the same role).
 On the CPU the passes run over blocks of the flat buffer sized to the cache, so every pass after
 the first reads from cache: a block is a slice of one large tensor (its gradient is used in
 place) or a run of whole small tensors (their gradients are gathered with one concatenate into a
-scratch block). On a GPU a block is the whole buffer (one gather, a handful of kernels).
-Measured on the 2-core VM shared with other jobs (load 7-9), ms per step, per-tensor
-(``foreach=False``) -> flat, medians of 21 interleaved runs of 10 steps, float32 parameters
-(MLP 784-512-256-10: 535,818 in 6 tensors; LeNet-5: 44,426 in 10; ResNet-20: 272,186 in 65):
-SGD momentum 0.9: MLP 2.29 -> 1.47, LeNet-5 0.059 -> 0.057, ResNet-20 1.33 -> 1.23;
-Adam: MLP 7.16 -> 5.24, LeNet-5 0.183 -> 0.151, ResNet-20 4.16 -> 2.71.
-Gathering the whole gradient into one flat buffer before whole-buffer passes (no blocks) was
-slower than the per-tensor passes in a prototype (SGD, MLP 2.90 against 2.05 ms, ResNet-20 1.27
-against 1.11 ms): the gather is one more pass over memory, and blocks keep the others in cache.
+scratch block). On a GPU a block is the whole buffer (one gather, a handful of kernels; not yet
+run on a GPU, so not measured there).
+Measured on the 2-core VM shared with other jobs: ms per step before (the per-tensor code this
+replaced) -> now, medians of 42 runs of 10 steps (6 alternating processes), float32, over the
+parameters of MLP 784-512-256-10 (535,818 in 6 tensors), LeNet-5 (44,426 in 10) and ResNet-20
+(272,186 in 65):
+    SGD momentum 0.9   MLP 0.974 -> 0.679   LeNet-5 0.043 -> 0.047   ResNet-20 0.426 -> 0.433
+    Adam               MLP 3.229 -> 2.341   LeNet-5 0.180 -> 0.174   ResNet-20 1.668 -> 1.387
+SGD packs only tensors of two blocks or more (none in LeNet-5 and ResNet-20, whose numbers are
+unchanged within noise): with every tensor packed its bookkeeping made LeNet-5 0.041 -> 0.056 and
+ResNet-20 1.10 -> 1.19 ms under heavier load. Gathering the whole gradient into one flat buffer
+and then making whole-buffer passes (no blocks) was slower than per-tensor passes in a prototype
+(SGD, MLP 2.90 against 2.05 ms, ResNet-20 1.27 against 1.11 ms): the gather is one more pass over
+memory, and without blocks every pass streams from memory.
 
 Parameters stay ordinary Tensors: a parameter's ``_data`` is a view into the buffer. Before each
 step the views are checked by identity; when a user or ``Module.to`` has replaced a parameter's
 array (``p.data = ...``, a dtype change, vector_to_parameters) the group is packed again, adopting
 arrays that nothing else refers to and leaving shared ones (views, arrays other Tensors hold)
 to the per-tensor path, so sharing behaves as in torch. State Tensors loaded by
-``load_state_dict`` are copied into the buffer the same way. Gradients are never written.
+``load_state_dict`` are copied into the buffer the same way. Gradients are never written. A
+pack steps tensor by tensor (on the same views) for a step where one of its parameters has no
+gradient, and (Adam) while its parameters' step counts differ.
 """
 import sys
 from itertools import repeat

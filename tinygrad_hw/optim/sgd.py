@@ -85,10 +85,8 @@ class SGD(Optimizer):
     @staticmethod
     def _min_numel(p):
         """SGD's few passes per tensor are cheap: on the CPU only tensors of two blocks or more
-        gain from the flat step (cache blocking); smaller ones lose to its bookkeeping. Measured on
-        the shared 2-core VM (medians of 42 runs of 10 steps, SGD momentum 0.9, float32, ms per
-        step, before -> flat for every tensor): MLP 1.92 -> 1.42, LeNet-5 0.041 -> 0.056,
-        ResNet-20 1.10 -> 1.19; Adam's dozen passes per tensor gain everywhere (see adam.py)."""
+        gain from the flat step (cache blocking); smaller ones lose to its bookkeeping (numbers
+        in ``_flat``)."""
         numel = block_numel(p._data.dtype, p.device)
         return 0 if numel is None else 2 * numel
 
