@@ -72,6 +72,9 @@ class FlatPack:
         block = block_numel(self.dtype, self.device) or max(n, 1)
         self.block = block
         self.blocks = self._plan(sizes, block)
+        # tensors split over several blocks: their gradients are flattened once per step (a view
+        # when C-contiguous; a gradient in another layout is copied once, not once per block)
+        self.split = sorted({blk[3][0] for blk in self.blocks if blk[3] is not None})
         self.scratch = [self.xp.empty(min(block, n), dtype=self.dtype) for _ in range(3)]
 
     @staticmethod
@@ -151,8 +154,8 @@ class FlatPack:
         return "bound" if all(present) else "fresh"
 
     def flat_grads(self):
-        """Each parameter's gradient array, or None when one is missing or does not
-        match its parameter (then the pack steps tensor by tensor this time)."""
+        """Each parameter's gradient array (1-d for those in ``split``), or None when one is
+        missing or does not match its parameter (then the pack steps tensor by tensor this time)."""
         grads = list(map(_grad, self.params))
         if any(map(is_, grads, repeat(None))):
             return None
@@ -161,6 +164,8 @@ class FlatPack:
         arrays = list(map(_data, grads))
         if not (all(map(eq, map(_shape, arrays), self.shapes)) and all(map(eq, map(_dtype, arrays), repeat(self.dtype)))):
             return None
+        for i in self.split:
+            arrays[i] = arrays[i].reshape(-1)
         return arrays
 
     def gather(self, grads, block, scratch):
@@ -169,7 +174,7 @@ class FlatPack:
         s, e, take, piece = block
         if piece is not None:
             i, a, b = piece
-            return grads[i].reshape(-1)[a:b]
+            return grads[i][a:b]
         out = scratch[:e - s]
         self.xp.concatenate(take(grads), axis=None, out=out)
         return out
