@@ -148,3 +148,20 @@ def test_vector_to_parameters_shares_memory_like_torch():
         nn.utils.vector_to_parameters(vec, ours)
     with pytest.raises(RuntimeError, match="need 11 values"):
         nn.utils.vector_to_parameters(thw.zeros(10), ours)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, math.inf, 1.0])
+def test_clip_grad_norm_on_device_matches_cpu(norm_type, device):
+    rng = np.random.default_rng(7)
+    grads = [rng.standard_normal(s) for s in [(4, 5), (3,), ()]]
+    out = {}
+    for dev in ("cpu", device):
+        params = [nn.Parameter(thw.zeros(g.shape, dtype=thw.float64, device=dev)) for g in grads]
+        for p, g in zip(params, grads):
+            p.grad = thw.tensor(g, device=dev)
+        total = nn.utils.clip_grad_norm_(params, 0.5, norm_type=norm_type)
+        assert total.device == thw.device(dev)
+        out[dev] = (total.item(), [p.grad.numpy() for p in params])
+    assert out["cpu"][0] == pytest.approx(out[device][0], rel=1e-12)
+    for a, b in zip(out["cpu"][1], out[device][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

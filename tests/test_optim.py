@@ -515,3 +515,22 @@ def test_flat_module_to_double_after_steps_keeps_training():
     assert losses[None][0] == losses[False][0]
     for a, b in zip(losses[None][1], losses[False][1]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+                                     ("Adam", dict(lr=0.01, amsgrad=True)), ("RMSprop", dict(centered=True)),
+                                     ("NAdam", dict(weight_decay=0.1))], ids=lambda v: v if isinstance(v, str) else "")
+def test_optimizers_on_device_match_cpu_float64(name, kw, device):
+    init, grads = _flat_problem(np.float64, steps=3)
+    out = {}
+    for dev in ("cpu", device):
+        params = [nn.Parameter(thw.tensor(a, device=dev)) for a in init]
+        opt = getattr(optim, name)(params, **kw)
+        for g in grads:
+            for p, gi in zip(params, g):
+                p.grad = thw.tensor(gi, device=dev)
+            opt.step()
+        assert all(p.device == thw.device(dev) for p in params)
+        out[dev] = [p.numpy() for p in params]
+    for a, b in zip(out["cpu"], out[device]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
