@@ -5,7 +5,8 @@ state_dict/load_state_dict in torch's layout::
      'param_groups': [{'lr': 0.1, ..., 'params': [0, 1, 2]}]}
 
 Subclasses update ``p._data`` in place with array ops (the Parameter objects stay the same and
-``p.grad`` is never written).
+``p.grad`` is never written). SGD and Adam/AdamW may turn ``p._data`` into a view of a flat buffer
+holding the group's parameters (see ``_flat``); a parameter's values and sharing do not change.
 """
 import numpy as np
 
