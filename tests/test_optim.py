@@ -319,3 +319,218 @@ def test_resuming_scheduler_needs_initial_lr():
         lr_scheduler.StepLR(_our_opt(), step_size=2, last_epoch=3)
     with pytest.raises(TypeError, match="not an Optimizer"):
         lr_scheduler.StepLR(object(), step_size=2)
+
+
+# --- flat buffers: the default step packs a group's parameters into one buffer per dtype --------
+FLAT_SHAPES = [(300, 250), (5,), (), (16, 3, 3, 3), (70000,), (40, 30)]      # spans several cache blocks
+
+
+def _packable(opt, p):
+    """Whether the default step keeps ``p`` in a flat buffer (SGD: only tensors of two blocks or more)."""
+    return p.numel() >= (opt._min_numel(p) if isinstance(opt, optim.SGD) else 0)
+
+
+def _assert_packed(opt, params):
+    packed = [p for p in params if _packable(opt, p)]
+    assert packed and len({id(p._data.base) for p in packed}) == 1
+    assert all(p._data.base is not None for p in packed)
+    assert all(p._data.base is None for p in params if not _packable(opt, p))
+
+
+def _flat_problem(dtype, seed=0, steps=5):
+    rng = np.random.default_rng(seed)
+    init = [rng.standard_normal(s).astype(dtype) for s in FLAT_SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in FLAT_SHAPES] for _ in range(steps)]
+    return init, grads
+
+
+FLAT_CASES = [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9)),
+              ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01, maximize=True)),
+              ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+              ("Adam", dict(lr=0.01)), ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+              ("AdamW", dict(lr=0.01)), ("AdamW", dict(lr=0.01, amsgrad=True, betas=(0.5, 0.8)))]
+
+
+def _flat_ids(v):
+    return v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,kw", FLAT_CASES, ids=_flat_ids)
+def test_flat_step_equals_per_tensor_bit_for_bit(name, kw, dtype):
+    init, grads = _flat_problem(dtype)
+    flat, fopt = _run_ours(lambda ps: getattr(optim, name)(ps, **kw), init, grads)
+    loose, lopt = _run_ours(lambda ps: getattr(optim, name)(ps, foreach=False, **kw), init, grads)
+    _assert_packed(fopt, flat)                 # really one flat buffer
+    assert all(p._data.base is None for p in loose)
+    for a, b in zip(flat, loose):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for pa, pb in zip(flat, loose):
+        sa, sb = fopt.state.get(pa, {}), lopt.state.get(pb, {})
+        assert set(sa) == set(sb)
+        for k in sa:
+            np.testing.assert_array_equal(np.asarray(sa[k].numpy() if isinstance(sa[k], thw.Tensor) else sa[k]),
+                                          np.asarray(sb[k].numpy() if isinstance(sb[k], thw.Tensor) else sb[k]))
+
+
+def test_flat_group_with_two_dtypes_matches_torch():
+    rng = np.random.default_rng(5)
+    init = [rng.standard_normal((30, 20)), rng.standard_normal(7).astype(np.float32), rng.standard_normal(9),
+            rng.standard_normal((4, 4)).astype(np.float32)]
+    grads = [[rng.standard_normal(a.shape).astype(a.dtype) for a in init] for _ in range(4)]
+    ours, opt = _run_ours(lambda ps: optim.Adam(ps, lr=0.01), init, grads)
+    theirs = _run_torch(lambda ps: torch.optim.Adam(ps, lr=0.01), init, grads)
+    _assert_same(ours, theirs, rtol=1e-5)        # float32 rounding differs from torch's
+    packs = opt._flat_packs[id(opt.param_groups[0])].packs
+    assert sorted(str(pk.dtype) for pk in packs) == ["float32", "float64"]
+
+
+def _steps(params, opt, grads):
+    for g in grads:
+        for p, gi in zip(params, g):
+            p.grad = None if gi is None else thw.tensor(gi)
+        opt.step()
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_flat_param_without_grad_is_skipped_like_torch(name):
+    init, grads = _flat_problem(np.float64)
+    grads[2][0] = grads[3][3] = None
+    make = {"SGD": lambda lib, ps: lib.SGD(ps, lr=0.1, momentum=0.9), "Adam": lambda lib, ps: lib.Adam(ps, lr=0.01)}
+    ours = [nn.Parameter(thw.tensor(a)) for a in init]
+    _steps(ours, make[name](optim, ours), grads)
+    theirs = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in init]
+    topt = make[name](torch.optim, theirs)
+    for g in grads:
+        for p, gi in zip(theirs, g):
+            p.grad = None if gi is None else torch.from_numpy(gi.copy())
+        topt.step()
+    _assert_same(ours, theirs, rtol=1e-12)
+
+
+def test_flat_replaced_param_data_is_repacked_or_left_shared():
+    init, grads = _flat_problem(np.float64)
+    params = [nn.Parameter(thw.tensor(a)) for a in init]
+    twin = [nn.Parameter(thw.tensor(a)) for a in init]
+    opt, topt = optim.SGD(params, lr=0.1, momentum=0.9), optim.SGD(twin, lr=0.1, momentum=0.9, foreach=False)
+    _steps(params, opt, grads[:2])
+    _steps(twin, topt, grads[:2])
+    # a fresh array nobody else holds: it moves into a new flat buffer
+    params[4].data = thw.tensor(np.full(70000, 3.0))
+    twin[4].data = thw.tensor(np.full(70000, 3.0))
+    # an array the user keeps: the parameter keeps sharing it, and the step writes through
+    shared = thw.tensor(np.full((300, 250), 0.5))
+    params[0].data = shared
+    twin[0].data = thw.tensor(np.full((300, 250), 0.5))
+    _steps(params, opt, grads[2:])
+    _steps(twin, topt, grads[2:])
+    for a, b in zip(params, twin):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert params[0]._data is shared._data
+    np.testing.assert_array_equal(shared.numpy(), twin[0].numpy())
+    gp = opt._flat_packs[id(opt.param_groups[0])]
+    assert params[0] in gp.loose and all(p.grad is not None for p in params)
+    assert params[4]._data.base is not None and any(params[4] in pk.params for pk in gp.packs)   # re-packed
+
+
+def test_flat_vector_to_parameters_shares_memory_like_torch():
+    init, grads = _flat_problem(np.float64, steps=4)
+    ours = [nn.Parameter(thw.tensor(a)) for a in init]
+    theirs = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in init]
+    opt, topt = optim.SGD(ours, lr=0.1, momentum=0.9), torch.optim.SGD(theirs, lr=0.1, momentum=0.9)
+
+    def run(gs):
+        for g in gs:
+            for p, t, gi in zip(ours, theirs, g):
+                p.grad, t.grad = thw.tensor(gi), torch.from_numpy(gi.copy())
+            opt.step()
+            topt.step()
+
+    run(grads[:2])
+    vec = np.random.default_rng(1).standard_normal(sum(a.size for a in init))
+    v, tv = thw.tensor(vec.copy()), torch.from_numpy(vec.copy())
+    nn.utils.vector_to_parameters(v, ours)
+    torch.nn.utils.vector_to_parameters(tv, theirs)
+    run(grads[2:])
+    _assert_same(ours, theirs, rtol=1e-12)
+    np.testing.assert_allclose(v.numpy(), tv.numpy(), rtol=1e-12, atol=1e-14)    # the steps wrote through vec
+
+
+def test_flat_keeps_sharing_with_data_taken_before_the_first_step():
+    init, grads = _flat_problem(np.float64, steps=2)
+    params = [nn.Parameter(thw.tensor(a)) for a in init]
+    held = params[0].data                      # shares storage with the parameter, as torch's .data
+    opt = optim.Adam(params, lr=0.01)
+    _steps(params, opt, grads)
+    assert held._data is params[0]._data
+    np.testing.assert_array_equal(held.numpy(), params[0].numpy())
+    assert params[0] in opt._flat_packs[id(opt.param_groups[0])].loose
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_flat_load_state_dict_into_a_stepped_optimizer(name):
+    make = {"SGD": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), "Adam": lambda ps: optim.Adam(ps, lr=0.01)}[name]
+    init, grads = _flat_problem(np.float64, steps=6)
+    full, _ = _run_ours(make, init, grads)
+    half, opt = _run_ours(make, init, grads, steps=3)
+    saved = opt.state_dict()
+    saved = {"state": {i: {k: (v.numpy() if isinstance(v, thw.Tensor) else v) for k, v in s.items()}
+                       for i, s in saved["state"].items()}, "param_groups": saved["param_groups"]}
+    # an optimizer that has stepped elsewhere (its own flat state) takes the saved state and values
+    params = [nn.Parameter(thw.tensor(a)) for a in init]
+    other = make(params)
+    _steps(params, other, grads[4:])
+    for p, h in zip(params, half):
+        p._data[...] = h._data                 # in place, as Module.load_state_dict does
+    other.load_state_dict(saved)
+    _steps(params, other, grads[3:])
+    for a, b in zip(full, params):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    _assert_packed(other, params)              # still one flat buffer after the load
+
+
+def test_flat_module_to_double_after_steps_keeps_training():
+    from models import MLP
+    import tinygrad_hw.nn.functional as F
+    x = thw.tensor(np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32))
+    y = thw.tensor(np.arange(8) % 3)
+    losses = {}
+    for foreach in (None, False):
+        thw.manual_seed(0)
+        model = MLP(6, (5,), 3)
+        opt = optim.SGD(model.parameters(), lr=0.1, foreach=foreach)
+        out = []
+        for i in range(6):
+            if i == 3:
+                model.double()
+                xx = x.double()
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xx if i >= 3 else x), y)
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        losses[foreach] = (out, [p.numpy() for p in model.parameters()])
+        assert all(p.dtype == np.float64 for p in model.parameters())
+    assert losses[None][0] == losses[False][0]
+    for a, b in zip(losses[None][1], losses[False][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+                                     ("Adam", dict(lr=0.01, amsgrad=True)), ("RMSprop", dict(centered=True)),
+                                     ("NAdam", dict(weight_decay=0.1))], ids=lambda v: v if isinstance(v, str) else "")
+def test_optimizers_on_device_match_cpu_float64(name, kw, device):
+    init, grads = _flat_problem(np.float64, steps=3)
+    out = {}
+    for dev in ("cpu", device):
+        params = [nn.Parameter(thw.tensor(a, device=dev)) for a in init]
+        opt = getattr(optim, name)(params, **kw)
+        for g in grads:
+            for p, gi in zip(params, g):
+                p.grad = thw.tensor(gi, device=dev)
+            opt.step()
+        assert all(p.device == thw.device(dev) for p in params)
+        out[dev] = [p.numpy() for p in params]
+    for a, b in zip(out["cpu"], out[device]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -7,6 +7,7 @@ Modules (``linear``, ``conv``, ``pooling``, ``activation``, ``normalization``, `
 """
 from . import functional
 from . import init
+from . import utils
 from .module import Module, Parameter, Sequential, ModuleList, ModuleDict
 from .linear import Linear, Identity
 from .conv import Conv2d

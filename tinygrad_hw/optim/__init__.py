@@ -2,4 +2,9 @@
 from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
+from .rmsprop import RMSprop
+from .adagrad import Adagrad
+from .adadelta import Adadelta
+from .nadam import NAdam
+from .adamax import Adamax
 from . import lr_scheduler

@@ -5,7 +5,8 @@ state_dict/load_state_dict in torch's layout::
      'param_groups': [{'lr': 0.1, ..., 'params': [0, 1, 2]}]}
 
 Subclasses update ``p._data`` in place with array ops (the Parameter objects stay the same and
-``p.grad`` is never written).
+``p.grad`` is never written). SGD and Adam/AdamW may turn ``p._data`` into a view of a flat buffer
+holding the group's parameters (see ``_flat``); a parameter's values and sharing do not change.
 """
 import numpy as np
 
@@ -36,6 +37,10 @@ class Optimizer:
     'params' and optional per-group hyperparameters overriding ``defaults``."""
 
     def __init__(self, params, defaults):
+        for flag in ("differentiable", "capturable"):
+            if defaults.get(flag):
+                raise NotImplementedError(f"{type(self).__name__}({flag}=True) is not supported: steps run on raw "
+                                          "arrays outside the graph, without CUDA-graph capture")
         self.defaults = dict(defaults)
         self.state = {}              # Parameter -> dict of its state (keyed by identity)
         self.param_groups = []
@@ -103,6 +108,23 @@ class Optimizer:
     def _params_with_grad(self, group):
         return [p for p in group["params"] if p.grad is not None]
 
+    @staticmethod
+    def _effective_grad(p, group):
+        """The gradient an update uses: negated under ``maximize``, plus ``weight_decay * p``
+        (L2 decay). A new array whenever it differs from ``p.grad``, which is never written."""
+        g = p.grad._data
+        if group.get("maximize"):
+            g = -g
+        wd = float(group.get("weight_decay", 0))
+        if wd != 0:
+            g = g + wd * p._data
+        return g
+
+    @staticmethod
+    def _new_state(p, fill=0.0):
+        """A state Tensor shaped and typed like ``p``, on its device, filled with ``fill``."""
+        return Tensor._wrap(p.device.xp.full_like(p._data, fill), p.device)
+
     # --- checkpoints -------------------------------------------------------------------------------
     def state_dict(self):
         """Parameters are named by their index in group order; state Tensors are the live ones."""
@@ -136,7 +158,7 @@ class Optimizer:
             p = by_index.get(int(key))
             if p is None:
                 raise ValueError(f"loaded optimizer state names parameter {key}, which no group holds")
-            new_state[p] = {k: self._restore(k, v, p) for k, v in s.items()}
+            new_state[p] = {k: self._restore(k, v, p, k in self._scalar_state) for k, v in s.items()}
         new_groups = []
         for g, sg in zip(self.param_groups, saved_groups):
             ng = {k: (tuple(_scalar(x) for x in v) if isinstance(g.get(k), tuple) else _scalar(v))
@@ -145,10 +167,15 @@ class Optimizer:
             new_groups.append(ng)
         self.state, self.param_groups = new_state, new_groups
 
+    # state entries that are one number per parameter (torch keeps them as 0-d tensors)
+    _scalar_state = ("step",)
+
     @staticmethod
-    def _restore(key, value, p):
+    def _restore(key, value, p, scalar=False):
         if key == "step":
             return int(_scalar(value))
+        if scalar:
+            return float(_scalar(value))
         if isinstance(value, Tensor):
             value = value._data
         if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
