@@ -18,6 +18,7 @@ from .creation import (tensor, from_numpy, zeros, ones, empty, full, arange, lin
 from .ops import where, cat, stack
 from .gradcheck import gradcheck
 from . import cuda, nn, optim, data
+from . import distributed
 from .io import save, load
 
 float16 = half = _np.dtype(_np.float16)

@@ -142,6 +142,18 @@ def _accumulate_leaf(t, g, owned=False):
         t.grad._data = np.asarray(acc) if isinstance(acc, np.generic) else acc
 
 
+# Called once, in order, at the end of the next Tensor.backward (torch's queue_callback), e.g. by
+# DistributedDataParallel to reduce the gradients once they are all accumulated.
+_post_backward = []
+
+
+def queue_post_backward(fn):
+    """Run ``fn()`` after the next ``Tensor.backward`` has accumulated every gradient (once, however
+    often it is queued before that)."""
+    if fn not in _post_backward:
+        _post_backward.append(fn)
+
+
 def _run_backward(root_fn, grad, retain_graph):
     grads = {root_fn: grad}
     heap = [(-root_fn.generation, 0, root_fn)]
@@ -358,10 +370,13 @@ class Tensor:
                 raise RuntimeError(f"gradient has shape {tuple(g.shape)} but the tensor has shape {self.shape}")
             if g.dtype != self.dtype:
                 g = g.astype(self.dtype)
+        callbacks, _post_backward[:] = list(_post_backward), []
         if self._ctx is None:
             _accumulate_leaf(self, g)
         else:
             _run_backward(self._ctx, g, retain_graph)
+        for fn in callbacks:
+            fn()
 
     # --- device and dtype ----------------------------------------------------------------------
     def to(self, *args, dtype=None, device=None):

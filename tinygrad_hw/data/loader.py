@@ -73,7 +73,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 device="cpu", mean=None, std=None, transform=None):
+                 device="cpu", mean=None, std=None, transform=None, sampler=None):
         if not (hasattr(dataset, "images") and hasattr(dataset, "labels")):
             raise TypeError(f"DataLoader needs a dataset with .images and .labels arrays, "
                             f"got {type(dataset).__name__}")
@@ -82,6 +82,9 @@ class DataLoader:
         images = dataset.images
         if images.ndim not in (3, 4):
             raise ValueError(f"DataLoader: images must be (N, H, W) or (N, H, W, C), got {images.shape}")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        self.sampler = sampler      # any iterable of indices with len(), e.g. DistributedSampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -104,7 +107,7 @@ class DataLoader:
         self._labels = backend.to_device(np.asarray(dataset.labels, np.int64), self.device)
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def state_dict(self):
@@ -125,6 +128,9 @@ class DataLoader:
         order = None
         if self.shuffle:
             order = backend.to_device(rng.permutation(n), self.device)
+        elif self.sampler is not None:
+            order = backend.to_device(np.fromiter(iter(self.sampler), np.int64), self.device)
+            n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
             end = min(start + self.batch_size, n)

@@ -6,3 +6,4 @@ from .layers import (Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Re
                      LogSoftmax, Flatten, Identity, Dropout)
 from .normalization import BatchNorm1d, BatchNorm2d
 from .loss import CrossEntropyLoss, NLLLoss
+from . import parallel
