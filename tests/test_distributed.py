@@ -45,10 +45,10 @@ def mpirun(*argv, n=WORLD, timeout=60):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def run_case(case, out):
-    r = mpirun(str(SCRIPTS / "worker.py"), case, str(out))
+def run_case(case, out, backend="mpi", n=WORLD):
+    r = mpirun(str(SCRIPTS / "worker.py"), case, str(out), backend, n=n)
     assert r.returncode == 0, f"mpiexec exited {r.returncode}\n{r.stdout}\n{r.stderr}"
-    return [dict(np.load(out / f"{case}_rank{rank}.npz")) for rank in range(WORLD)]
+    return [dict(np.load(out / f"{case}_rank{rank}.npz")) for rank in range(n)]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,13 @@ def test_ddp_no_sync_accumulation_equals_full_batches(ddp_ranks):
 
 
 @needs_mpi
+def test_ddp_parameters_without_gradient_on_some_or_all_ranks(outdir):
+    """A parameter used on one rank only gets that rank's gradient averaged over the world (the
+    others contribute zeros); one used nowhere keeps grad None (asserted in the worker)."""
+    assert [int(r["checked"]) for r in run_case("unused", outdir)] == [4, 4]
+
+
+@needs_mpi
 def test_ddp_with_batch_norm_uses_per_rank_batch_statistics(outdir):
     """With batch norm, each rank normalises with its own half-batch's statistics (there is no
     SyncBatchNorm), and before each forward the running statistics are rank 0's. So:
@@ -122,6 +129,32 @@ def test_ddp_with_batch_norm_uses_per_rank_batch_statistics(outdir):
                                        err_msg=f"rank {rank} {k}")
     assert not np.allclose(ranks[0]["1.running_mean"], ranks[1]["1.running_mean"])
     assert max(np.abs(ranks[0][k] - full[k]).max() for k in params) > 1e-4
+
+
+# --- the NCCL backend (CUDA tensors, one GPU per rank) ------------------------------------------------
+def _gpus():
+    return thw.cuda.device_count() if thw.cuda.is_available() and dist.is_nccl_available() else 0
+
+
+needs_nccl = pytest.mark.skipif(MPIEXEC is None or _gpus() == 0,
+                                reason="needs mpiexec, mpi4py, CuPy with NCCL and a GPU")
+
+
+@needs_nccl
+def test_nccl_collectives_on_cuda(tmp_path):
+    """The collectives' cases on CUDA tensors over NCCL, one rank per GPU (up to 2)."""
+    ranks = run_case("collectives", tmp_path, "nccl", n=min(2, _gpus()))
+    assert all(int(r["checked"]) > 0 for r in ranks)
+
+
+@needs_nccl
+def test_nccl_ddp_on_cuda_equals_one_process_on_full_batches(tmp_path):
+    n = min(2, _gpus())
+    ranks = run_case("ddp", tmp_path, "nccl", n=n)
+    want = C.train_single("plain", np.dtype("float64"), seed=100)
+    for r in ranks:
+        for k in want:
+            np.testing.assert_allclose(r[f"float64/{k}"], want[k], rtol=1e-10, atol=1e-12, err_msg=k)
 
 
 # --- (d) a failing rank ---------------------------------------------------------------------------------
@@ -284,3 +317,18 @@ def test_post_backward_callbacks_run_once_after_the_gradients():
     (w * w).sum().backward()
     (w * w).sum().backward()
     assert seen == [[2.0, 4.0]]
+
+
+@needs_mpi
+def test_distributed_benchmark_quick_run_writes_its_report(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "benchmarks.distributed", "--quick", "--workloads", "lenet5",
+                        "--out", str(tmp_path)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    import json
+    rows = {row["config"]: row for row in json.loads((tmp_path / "distributed.json").read_text())["rows"]}
+    assert set(rows) == {"1x1", "1x2", "2x1"}
+    assert all(row["images_per_s"] > 0 for row in rows.values())
+    # LeNet-5's gradients: 44,426 float32 values plus one count per parameter tensor, in one bucket
+    assert rows["2x1"]["buckets"] == 1
+    assert rows["2x1"]["allreduce_mb"] == pytest.approx((44426 + 10) * 4 / 2**20)
+    assert "| lenet5 |" in (tmp_path / "distributed.md").read_text()

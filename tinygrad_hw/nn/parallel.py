@@ -125,14 +125,10 @@ class DistributedDataParallel(Module):
         """Average every parameter's gradient over the ranks, one all-reduce per bucket."""
         for b in self._grad_buckets:
             flat = b.flat._data
+            for p, view in zip(b.params, b.views()):
+                view[...] = 0 if p.grad is None else p.grad._data
             counts = flat[b.offsets[-1]:]
-            for i, (p, view) in enumerate(zip(b.params, b.views())):
-                if p.grad is None:
-                    view[...] = 0
-                    counts[i] = 0
-                else:
-                    view[...] = p.grad._data
-                    counts[i] = 1
+            counts[...] = b.device.xp.asarray([p.grad is not None for p in b.params], flat.dtype)
             dist.all_reduce(b.flat, dist.ReduceOp.SUM)
             flat[:b.offsets[-1]] /= self.world_size
             for p, view, count in zip(b.params, b.views(), counts.tolist()):
