@@ -80,7 +80,7 @@ def test_ddp_on_two_ranks_equals_one_process_on_full_batches(ddp_ranks, dtype, r
     ends on the full batches; the replicas start from different seeds, so this also checks the
     broadcast from rank 0 at construction. float32 differs only in summation order."""
     want = C.train_single("plain", np.dtype(dtype), seed=100)
-    for rank in ranks_of(ddp_ranks):
+    for rank in range(WORLD):
         got = {k.split("/", 1)[1]: v for k, v in ddp_ranks[rank].items() if k.startswith(dtype + "/")}
         assert got.keys() == want.keys()
         for k in want:
@@ -90,16 +90,12 @@ def test_ddp_on_two_ranks_equals_one_process_on_full_batches(ddp_ranks, dtype, r
         np.testing.assert_array_equal(ddp_ranks[0][f"{dtype}/{k}"], ddp_ranks[1][f"{dtype}/{k}"])
 
 
-def ranks_of(results):
-    return range(len(results))
-
-
 @needs_mpi
 def test_ddp_no_sync_accumulation_equals_full_batches(ddp_ranks):
     """Two micro-batches per step, the first backward inside no_sync() (its gradients stay local,
     checked in the worker), equal the full-batch run."""
     want = C.train_single("plain", np.dtype("float64"), seed=100)
-    for rank in ranks_of(ddp_ranks):
+    for rank in range(WORLD):
         for k in want:
             np.testing.assert_allclose(ddp_ranks[rank][f"accumulate/{k}"], want[k], rtol=1e-10, atol=1e-12)
 

@@ -274,8 +274,9 @@ def run(args, log=print):
     for epoch in range(start, stop):
         lr = optimizer.param_groups[0]["lr"]
         par.set_epoch(epoch)
-        loss, acc, speed = par.train_stats(*train_epoch(net, train_loader, optimizer, f"epoch {epoch + 1}/{args.epochs}",
-                                                        progress=not args.no_progress and par.is_main))
+        loss, acc, speed = train_epoch(net, train_loader, optimizer, f"epoch {epoch + 1}/{args.epochs}",
+                                       progress=not args.no_progress and par.is_main)
+        loss, acc, speed = par.train_stats(loss, acc, speed)    # over all ranks
         test_acc = par.evaluate(evaluate, model, test_loader)
         if schedule is not None:
             schedule.step()

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from . import abort, init_process_group, get_rank, get_world_size, all_reduce, ReduceOp, _default_group
+from . import abort, init_process_group, is_initialized, get_rank, get_world_size, all_reduce, ReduceOp, _default_group
 from .. import backend
 from ..tensor import Tensor
 
@@ -121,7 +121,8 @@ def setup(device="cpu"):
     """Join the process group when started by mpiexec; returns this process's ``Run``."""
     if not launched_by_mpi():
         return Run()
-    init_process_group("nccl" if str(device).startswith("cuda") else "mpi")
+    if not is_initialized():    # (a second run in the same process reuses the group)
+        init_process_group("nccl" if str(device).startswith("cuda") else "mpi")
     run = Run(get_rank(), get_world_size())
     run.limit_threads(_default_group().local_size)
     return run

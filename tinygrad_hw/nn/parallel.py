@@ -141,7 +141,9 @@ class DistributedDataParallel(Module):
 
     # --- forward ----------------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
-        if self.broadcast_buffers and self.world_size > 1 and self.require_forward_param_sync and self._buffers_list:
+        # as torch: after a forward that recorded gradients, the next one first takes rank 0's buffers
+        sync_buffers = self.broadcast_buffers and self.require_forward_param_sync and self.world_size > 1
+        if sync_buffers and self._buffers_list:
             broadcast_coalesced(self._buffers_list)
         grad_sync = is_grad_enabled() and self.require_backward_grad_sync
         if grad_sync and self.world_size > 1 and self._grad_buckets:
