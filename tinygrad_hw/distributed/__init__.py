@@ -193,7 +193,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce ``tensor`` over all ranks with ``op``, in place on every rank."""
     _check(tensor, "all_reduce")
     _check_op(op, tensor, "all_reduce")
-    return _done(_default_group(group).all_reduce(tensor, op), async_op)
+    return _done(_default_group(group).all_reduce(tensor, op, async_op), async_op)
 
 
 def broadcast(tensor, src=0, group=None, async_op=False):
@@ -202,7 +202,7 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     g = _default_group(group)
     if not 0 <= src < g.size:
         raise ValueError(f"broadcast: src {src} is not a rank of a world of {g.size}")
-    return _done(g.broadcast(tensor, int(src)), async_op)
+    return _done(g.broadcast(tensor, int(src), async_op), async_op)
 
 
 def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):

@@ -57,14 +57,17 @@ class MPIGroup:
                 write_back()
         return finish
 
-    def all_reduce(self, tensor, op):
+    def all_reduce(self, tensor, op, async_op=False):
         buf, write_back = host_buffer(tensor)
-        request = self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self._ops[op])
+        if async_op:
+            request = self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self._ops[op])
+        else:       # the blocking call: no request to progress, the fastest for small messages
+            request = self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self._ops[op])
         return self.Work(request, self._finisher(buf, write_back, op))
 
-    def broadcast(self, tensor, src):
+    def broadcast(self, tensor, src, async_op=False):
         buf, write_back = host_buffer(tensor)
-        request = self.comm.Ibcast(buf, root=src)
+        request = self.comm.Ibcast(buf, root=src) if async_op else self.comm.Bcast(buf, root=src)
         return self.Work(request, write_back)
 
     def reduce(self, tensor, dst, op):

@@ -78,7 +78,7 @@ class NCCLGroup:
     def _stream(self):
         return self.cupy.cuda.get_current_stream().ptr
 
-    def all_reduce(self, tensor, op):
+    def all_reduce(self, tensor, op, async_op=False):      # NCCL is asynchronous on the stream anyway
         buf, write_back, dt = self._buffer(tensor)
         self.comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, dt, self._ops[op], self._stream())
         return self.Work(None, self._finisher(buf, write_back, op))
@@ -91,7 +91,7 @@ class NCCLGroup:
                 write_back()
         return finish
 
-    def broadcast(self, tensor, src):
+    def broadcast(self, tensor, src, async_op=False):
         buf, write_back, dt = self._buffer(tensor)
         self.comm.bcast(buf.data.ptr, buf.size, dt, src, self._stream())
         return self.Work(None, write_back)

@@ -18,7 +18,8 @@ import os
 
 import numpy as np
 
-from . import abort, init_process_group, is_initialized, get_rank, get_world_size, all_reduce, ReduceOp, _default_group
+from . import (abort, init_process_group, is_initialized, get_rank, get_world_size, all_reduce, ReduceOp,
+               _default_group)
 from .. import backend
 from ..tensor import Tensor
 
