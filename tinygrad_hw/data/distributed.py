@@ -6,7 +6,7 @@ index list is padded by repeating its start until its length divides evenly (or 
 ``drop_last``) and rank r takes every ``num_replicas``-th index from position r. With one
 replica and ``shuffle=True`` the order is the DataLoader's own shuffle order for that seed and
 epoch, and N ranks each taking batches of B/N see, step by step, the same global batches as
-one process with batch B.
+one process with batch B (all but the last batch of an epoch, where the padding enters).
 """
 import math
 

@@ -11,8 +11,9 @@ group ('nccl' for CUDA devices, 'mpi' otherwise) and returns a ``Run`` for this 
 - rank 0 alone logs, plots and writes checkpoints; every rank reads a checkpoint on resume;
 - training loss, accuracy and speed are reduced over the ranks; the test set is split between
   them (rank r takes samples r, r + N, ...) and the accuracies combined exactly;
-- each rank limits its BLAS/OpenMP threads to its share of the machine's cores (unless
-  OMP_NUM_THREADS is set), so N ranks on one machine do not oversubscribe it.
+- each rank limits its BLAS/OpenMP threads to its share of the machine's cores (through
+  threadpoolctl when it is installed, unless OMP_NUM_THREADS is set), so N ranks on one
+  machine do not oversubscribe it.
 """
 import os
 
