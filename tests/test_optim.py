@@ -491,7 +491,7 @@ def test_flat_load_state_dict_into_a_stepped_optimizer(name):
 
 
 def test_flat_module_to_double_after_steps_keeps_training():
-    from models import MLP
+    from tinygrad_hw.models import MLP
     import tinygrad_hw.nn.functional as F
     x = thw.tensor(np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32))
     y = thw.tensor(np.arange(8) % 3)

@@ -23,6 +23,7 @@ from . import _checkout
 _checkout.install()   # a source checkout serves tinygrad_hw.models from its models/ folder
 from .data.sampler import Generator
 from . import utils
+from . import distributed
 from .io import save, load
 
 float16 = half = _np.dtype(_np.float16)

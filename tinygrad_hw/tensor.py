@@ -364,6 +364,18 @@ def _run_hooks(hooks, g, dev):
     return g
 
 
+# Called once, in order, at the end of the next Tensor.backward (torch's queue_callback), e.g. by
+# DistributedDataParallel to reduce the gradients once they are all accumulated.
+_post_backward = []
+
+
+def queue_post_backward(fn):
+    """Run ``fn()`` after the next ``Tensor.backward`` has accumulated every gradient (once, however
+    often it is queued before that)."""
+    if fn not in _post_backward:
+        _post_backward.append(fn)
+
+
 def _run_backward(roots, retain_graph, inputs=None):
     """Walk the graph back from ``roots`` ((tensor, gradient array) pairs).
 
@@ -755,7 +767,10 @@ class Tensor:
                 raise RuntimeError(f"gradient has shape {tuple(g.shape)} but the tensor has shape {self.shape}")
             if g.dtype != self.dtype:
                 g = g.astype(self.dtype)
+        callbacks, _post_backward[:] = list(_post_backward), []
         _run_backward([(self, g)], retain_graph)
+        for fn in callbacks:
+            fn()
 
     # --- in-place ops ------------------------------------------------------------------------------
     # Each writes into this tensor's own array, so views see the change, and bumps the version

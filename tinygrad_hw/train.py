@@ -4,6 +4,10 @@ Each model's defaults reach its accuracy bar on the MNIST test set (softmax >= 9
 MLP >= 98.3%, LeNet-5 >= 99.1%, ResNet-20 >= 99.5%). With ``--checkpoint`` the state after
 every epoch is saved (model, optimizer, schedule, loader and RNG state), and ``--resume``
 continues from it to the same result an uninterrupted run gives.
+
+``mpiexec -n N python -m tinygrad_hw.train ...`` trains data-parallel on N processes (see
+``tinygrad_hw.distributed.launch``): ``--batch-size`` stays the global batch (each rank takes
+1/N of it), so the learning rate is unchanged; rank 0 alone logs, plots and checkpoints.
 """
 import argparse
 import math
@@ -17,6 +21,7 @@ import tinygrad_hw as thw
 from tinygrad_hw import optim
 import tinygrad_hw.nn.functional as F
 from tinygrad_hw.data import MNIST, DataLoader, subset, random_shift, MNIST_MEAN, MNIST_STD
+from tinygrad_hw.distributed import launch
 from tinygrad_hw.models import SoftmaxRegression, MLP, LeNet5, resnet20
 
 MODELS = ("softmax", "mlp", "lenet5", "resnet20")
@@ -253,6 +258,8 @@ def run(args, log=print):
     """Train as ``args`` says (see ``parse_args``); returns a dict with the model, test accuracy,
     wall time and per-epoch history."""
     wall_start = time.perf_counter()
+    par = launch.setup(args.device)     # one rank of `mpiexec -n N` (else a run of one process)
+    log = par.log(log)
     device = thw.device(args.device)
     train_set = subset(MNIST(args.data_dir, train=True), args.limit_train)
     test_set = subset(MNIST(args.data_dir, train=False), args.limit_test)
@@ -261,30 +268,33 @@ def run(args, log=print):
     optimizer = build_optimizer(args, model.parameters())
     schedule = build_schedule(args, optimizer)
     norm = dict(mean=MNIST_MEAN, std=MNIST_STD, device=device)
-    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed,
+    train_loader = DataLoader(train_set, **par.train_loader_args(train_set, args),
                               transform=random_shift(args.augment) if args.augment else None, **norm)
-    test_loader = DataLoader(test_set, EVAL_BATCH, **norm)
+    test_loader = DataLoader(test_set, EVAL_BATCH, **par.eval_loader_args(test_set), **norm)
     start, history = 0, {"train_loss": [], "train_acc": [], "test_acc": [], "img_s": [], "lr": []}
     if args.resume:
         start, history = load_checkpoint(args.checkpoint, model, optimizer, schedule, train_loader, args)
         log(f"resumed from {args.checkpoint} after epoch {start}")
     stop = args.epochs if args.stop_after is None else args.stop_after
+    net = par.wrap(model)       # DistributedDataParallel under mpiexec
     for epoch in range(start, stop):
         lr = optimizer.param_groups[0]["lr"]
-        loss, acc, speed = train_epoch(model, train_loader, optimizer, f"epoch {epoch + 1}/{args.epochs}",
-                                       progress=not args.no_progress)
-        test_acc = evaluate(model, test_loader)
+        par.set_epoch(epoch)
+        loss, acc, speed = train_epoch(net, train_loader, optimizer, f"epoch {epoch + 1}/{args.epochs}",
+                                       progress=not args.no_progress and par.is_main)
+        loss, acc, speed = par.train_stats(loss, acc, speed)    # over all ranks
+        test_acc = par.evaluate(evaluate, model, test_loader)
         if schedule is not None:
             schedule.step()
         for k, v in zip(history, (loss, acc, test_acc, speed, lr)):
             history[k].append(float(v))
         log(f"epoch {epoch + 1}/{args.epochs}: lr {lr:.4g}  train loss {loss:.4f}  train acc {acc:.2f}%  "
             f"test acc {test_acc:.2f}%  ({speed:.0f} img/s)")
-        if args.checkpoint is not None:
+        if args.checkpoint is not None and par.is_main:
             save_checkpoint(args.checkpoint, model, optimizer, schedule, train_loader, epoch + 1, history, args)
-    test_acc = history["test_acc"][-1] if history["test_acc"] else evaluate(model, test_loader)
+    test_acc = history["test_acc"][-1] if history["test_acc"] else par.evaluate(evaluate, model, test_loader)
     wall = time.perf_counter() - wall_start
-    if args.plot is not None:
+    if args.plot is not None and par.is_main:
         plot_curves(history, args.plot, f"{args.model} on MNIST: test accuracy {test_acc:.2f}%")
     log(f"test accuracy: {test_acc:.2f}% (wall {wall:.1f} s)")
     return {"model": model, "test_acc": test_acc, "wall": wall, "history": history}
@@ -297,6 +307,7 @@ def main(argv=None):
         run(args)
     except (FileNotFoundError, ValueError) as e:   # missing or corrupt data, mismatched checkpoint
         print(f"tinygrad-hw-train: error: {e}", file=sys.stderr)
+        launch.abort(2)     # under mpiexec: end every rank, not only this one
         return 2
     return 0
 

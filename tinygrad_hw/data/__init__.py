@@ -10,8 +10,9 @@ from .mnist import MNIST, MEAN as MNIST_MEAN, STD as MNIST_STD, read_idx, defaul
 from .image_folder import ImageFolder
 from .loader import DataLoader
 from .transforms import random_shift
+from .distributed import DistributedSampler
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "ArrayDataset", "subset",
            "image_layout", "Generator", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "BatchSampler", "default_collate", "default_convert", "MNIST", "ImageFolder", "DataLoader",
-           "random_shift", "transforms", "MNIST_MEAN", "MNIST_STD", "read_idx", "default_root"]
+           "random_shift", "transforms", "DistributedSampler", "MNIST_MEAN", "MNIST_STD", "read_idx", "default_root"]

@@ -22,3 +22,4 @@ from .loss import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, Hub
                    BCEWithLogitsLoss, KLDivLoss)
 from .sparse import Embedding
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
+from . import parallel
