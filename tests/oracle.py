@@ -18,19 +18,8 @@ import torch
 import tinygrad_hw as thw
 from tinygrad_hw import backend
 
-TOL = {  # dtype -> (rtol, atol) for values, (rtol, atol) for gradients
-    np.dtype(np.float64): ((1e-6, 1e-9), (1e-6, 1e-9)),
-    np.dtype(np.float32): ((1e-4, 1e-5), (1e-4, 1e-4)),
-}
-
-
-def to_ours(array, device="cpu", requires_grad=None):
-    """A leaf Tensor holding exactly this array (its dtype and memory layout are kept)."""
-    dev = thw.device(device)
-    t = thw.Tensor._wrap(backend.to_device(array, dev), dev)
-    if requires_grad if requires_grad is not None else array.dtype.kind == "f":
-        t.requires_grad_()
-    return t
+from tinygrad_hw.testing import check_op
+from tinygrad_hw.testing._check import OP_TOLERANCES as TOL, leaf as to_ours   # noqa: F401  (tests import to_ours)
 
 
 def to_torch(array, requires_grad=None):
@@ -46,43 +35,15 @@ def _host(x):
 
 def compare(fn, arrays, torch_fn=None, *, device="cpu", grad=True, rtol=None, atol=None,
             grad_rtol=None, grad_atol=None, seed=0, **kwargs):
-    """Check ``fn(*ours, **kwargs)`` against ``torch_fn(*torch_tensors, **kwargs)``.
+    """Check ``fn(*ours, **kwargs)`` against ``torch_fn(*torch_tensors, **kwargs)``: the project's
+    use of ``thw.testing.check_op`` with torch as the reference.
 
     Asserts equal shapes and dtypes, values within tolerance, and (when ``grad``) the gradient
     of every float input under a random cotangent. Returns (our output, torch output).
     """
-    torch_fn = fn if torch_fn is None else torch_fn
-    arrays = [np.asarray(a) if not isinstance(a, np.ndarray) else a for a in arrays]
-    ours = [to_ours(a, device) for a in arrays]
-    theirs = [to_torch(a) for a in arrays]
-    out = fn(*ours, **kwargs)
-    ref = torch_fn(*theirs, **kwargs)
-    ref_np = ref.detach().numpy()
-    got = _host(out)
-    assert out.shape == tuple(ref.shape), f"shape {out.shape} != torch {tuple(ref.shape)}"
-    assert got.dtype == ref_np.dtype, f"dtype {got.dtype} != torch {ref_np.dtype}"
-    (vr, va), (gr, ga) = TOL.get(got.dtype, ((1e-3, 1e-3), (1e-3, 1e-3)))
-    vr, va = rtol or vr, atol or va
-    np.testing.assert_allclose(got, ref_np, rtol=vr, atol=va, err_msg="forward values differ from torch")
-    if not grad or not ref.requires_grad:
-        return out, ref
-    cot = np.random.default_rng(seed).standard_normal(ref.shape).astype(ref_np.dtype)
-    out.backward(backend.to_device(cot, out.device))
-    ref.backward(torch.from_numpy(cot))
-    gr, ga = grad_rtol or gr, grad_atol or ga
-    for i, (o, t) in enumerate(zip(ours, theirs)):
-        if not t.requires_grad:
-            continue
-        if t.grad is None:
-            assert o.grad is None or not np.any(_host(o.grad)), f"input {i}: torch has no grad, we do"
-            continue
-        assert o.grad is not None, f"input {i}: no gradient reached it (torch has one)"
-        g = _host(o.grad)
-        assert g.dtype == arrays[i].dtype, f"input {i}: grad dtype {g.dtype} != {arrays[i].dtype}"
-        assert g.shape == arrays[i].shape, f"input {i}: grad shape {g.shape} != {arrays[i].shape}"
-        np.testing.assert_allclose(g, t.grad.numpy(), rtol=gr, atol=ga,
-                                   err_msg=f"gradient of input {i} differs from torch")
-    return out, ref
+    return check_op(fn, *arrays, reference=fn if torch_fn is None else torch_fn, reference_framework="torch",
+                    device=device, grad=grad, rtol=rtol, atol=atol, grad_rtol=grad_rtol, grad_atol=grad_atol,
+                    seed=seed, **kwargs)
 
 
 def compare_module(ours, theirs, x, *, device="cpu", copy_state=True, rtol=None, atol=None,
