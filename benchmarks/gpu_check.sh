@@ -64,6 +64,8 @@ cat "$WORK/env.log" >>"$SUMMARY" 2>/dev/null
 # Every CUDA case has 'cuda' in its test id (the device fixture); -rs lists any that still skip.
 step pytest_cuda 150 python -m pytest tests -q -k cuda -rs --durations=15 -p no:cacheprovider \
     --junitxml="$WORK/pytest_cuda.xml"
+# NCCL through CuPy, one rank per GPU under mpiexec (skips with a reason on a single-GPU machine)
+step pytest_nccl 60 python -m pytest tests/test_distributed.py -q -k nccl -rs -p no:cacheprovider
 
 # ResNet-20 (batch 128 included) first, GPU first, then the fast workloads over the full sweep
 # (gives the crossover). A benchmark stopped by its timeout still writes what it measured.
