@@ -491,3 +491,10 @@ def test_std_var_of_tiny_float32_values_do_not_underflow():
     a = np.array([0.0, 1.1754944e-38], dtype=np.float32)
     compare(lambda t: t.std(), [a])
     assert thw.tensor(a).std().item() > 0
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("args", [(0, True), (0, False), (1, False, True), (False,), (True,), ((0, 1), True, True)])
+def test_var_std_positional_arguments_as_torch(name, args):
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    compare(lambda x: getattr(x, name)(*args), [a])

@@ -1194,7 +1194,10 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         return _ops.Mean.apply(self._floating(), axis=_axes(dim, self.ndim), keepdims=keepdim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True, correction=None):
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        """torch's positional order: ``var(dim, unbiased, keepdim)``; ``var(False)`` is biased over all."""
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
         ddof = (1 if unbiased else 0) if correction is None else correction
         return _ops.Var.apply(self._floating(), axis=_axes(dim, self.ndim), keepdims=keepdim, ddof=ddof)
 
@@ -1202,7 +1205,9 @@ class Tensor:
         """Integer and bool tensors as float32 (NumPy would give float64), for mean-like ops."""
         return self.to(dtype=_PY_FLOAT) if self._data.dtype.kind in "biu" else self
 
-    def std(self, dim=None, keepdim=False, unbiased=True, correction=None):
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
         ddof = (1 if unbiased else 0) if correction is None else correction
         return _ops.Std.apply(self._floating(), axis=_axes(dim, self.ndim), keepdims=keepdim, ddof=ddof)
 
