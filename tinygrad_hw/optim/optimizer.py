@@ -184,3 +184,16 @@ class Optimizer:
             arr = backend.to_device(value, p.device)
             return Tensor._wrap(arr.astype(p.dtype, copy=True), p.device)
         return value
+
+
+def check_adam_args(lr, eps, betas, weight_decay):
+    """torch's checks (and messages) for the arguments the Adam family shares."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    for i, b in enumerate(betas):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
