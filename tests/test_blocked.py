@@ -137,6 +137,12 @@ CONVS = [  # C, O, size, kernel, stride, padding, dilation, groups, bias
     (4, 8, 9, 1, 2, 0, 1, 1, True),
     (3, 2, 11, 5, 1, 0, 1, 1, True),
     (6, 6, 6, 3, 1, 1, 1, 3, False),
+    # stride 1, one group, >= 8 channels: the shifted-GEMM path, blocks of output rows
+    (8, 8, 9, 3, 1, 1, 1, 1, True),
+    (8, 12, 10, 3, 1, (0, 2), (2, 1), 1, False),
+    (9, 8, 7, 1, 1, 0, 1, 1, True),
+    (8, 8, 8, (3, 2), 1, (1, 0), 1, 1, True),
+    (8, 10, 9, 5, 1, 2, 1, 1, False),
 ]
 
 
@@ -189,17 +195,19 @@ def test_conv2d_same_for_any_thread_count(small_blocks, case, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_blocked_equals_one_block(monkeypatch, dtype):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_blocked_equals_one_block(monkeypatch, dtype, stride):
     """The default plan on a batch big enough for several blocks against one block of it all."""
     thw.set_num_threads(2)
-    arrays, kw = _conv_arrays((16, 16, 14, 3, 1, 1, 1, 1, True), dtype, "batch_last")
+    arrays, kw = _conv_arrays((16, 16, 14, 3, stride, 1, 1, 1, True), dtype, "batch_last")
     arrays[0] = np.random.default_rng(0).standard_normal((64, 16, 14, 14)).astype(dtype)
     counts, real = [], backend.parallel_blocks
     monkeypatch.setattr(backend, "parallel_blocks", lambda fn, blocks: counts.append(len(blocks)) or real(fn, blocks))
     many = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * 3)
-    assert counts == [4, 4]         # forward and backward: four blocks of 16
+    # forward, weight and input gradient (shifted path) or forward and backward (im2col path)
+    assert min(counts) > 1 and len(counts) == (3 if stride == 1 else 2)
     monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 1e9)
     one = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * 3)
-    assert counts[2:] == [1, 1]
+    assert set(counts[3 if stride == 1 else 2:]) == {1}
     for a, b in zip(many, one):
         np.testing.assert_allclose(a, b, **SAME[dtype])
