@@ -32,6 +32,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(backend, "L2_BYTES", 1)
     monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 0.0)
     monkeypatch.setattr(_conv, "MIN_BLOCK", 4)
+    monkeypatch.setattr(_conv, "BLOCKED_IM2COL", True)      # off by default: see nn/_conv.py
 
 
 def test_num_threads_default_and_errors():
@@ -138,11 +139,11 @@ CONVS = [  # C, O, size, kernel, stride, padding, dilation, groups, bias
     (3, 2, 11, 5, 1, 0, 1, 1, True),
     (6, 6, 6, 3, 1, 1, 1, 3, False),
     # stride 1, one group, >= 8 channels: the shifted-GEMM path, blocks of output rows
-    (8, 8, 9, 3, 1, 1, 1, 1, True),
-    (8, 12, 10, 3, 1, (0, 2), (2, 1), 1, False),
+    (8, 8, 15, 3, 1, 1, 1, 1, True),
+    (8, 12, 16, 3, 1, (0, 2), (2, 1), 1, False),
     (9, 8, 7, 1, 1, 0, 1, 1, True),
-    (8, 8, 8, (3, 2), 1, (1, 0), 1, 1, True),
-    (8, 10, 9, 5, 1, 2, 1, 1, False),
+    (8, 8, 12, (3, 2), 1, (1, 0), 1, 1, True),
+    (8, 10, 16, 5, 1, 2, 1, 1, False),
 ]
 
 
@@ -199,6 +200,7 @@ def test_conv2d_same_for_any_thread_count(small_blocks, case, dtype):
 def test_conv2d_blocked_equals_one_block(monkeypatch, dtype, stride):
     """The default plan on a batch big enough for several blocks against one block of it all."""
     thw.set_num_threads(2)
+    monkeypatch.setattr(_conv, "BLOCKED_IM2COL", True)
     arrays, kw = _conv_arrays((16, 16, 14, 3, stride, 1, 1, 1, True), dtype, "batch_last")
     arrays[0] = np.random.default_rng(0).standard_normal((64, 16, 14, 14)).astype(dtype)
     counts, real = [], backend.parallel_blocks
@@ -211,3 +213,14 @@ def test_conv2d_blocked_equals_one_block(monkeypatch, dtype, stride):
     assert set(counts[3 if stride == 1 else 2:]) == {1}
     for a, b in zip(many, one):
         np.testing.assert_allclose(a, b, **SAME[dtype])
+
+
+def test_shifted_path_is_taken(monkeypatch):
+    """The stride-1 cases above with >= 8 channels run as shifted GEMMs (not silently im2col)."""
+    taken = []
+    real = _conv._ShiftedConv.forward
+    monkeypatch.setattr(_conv._ShiftedConv, "forward", lambda self: taken.append(1) or real(self))
+    for case in CONVS[7:]:
+        arrays, kw = _conv_arrays(case, np.float32, "c")
+        F.conv2d(*[thw.tensor(a) for a in arrays], **kw)
+    assert len(taken) == len(CONVS[7:])

@@ -403,6 +403,41 @@ def parallel_blocks(fn, blocks):
     return results
 
 
+# Below this many bytes an elementwise op runs as one call: the pool's dispatch costs more than a
+# second core saves (ReLU backward on 1 MiB: XX us in one call, YY split over 2 threads).
+ELEMENTWISE_MIN_BYTES = 1 << 20
+
+
+def _flat(a):
+    """A 1-D view of a dense array in its memory order, or None when its memory is not dense."""
+    order = sorted(range(a.ndim), key=lambda k: -a.strides[k])
+    t = a.transpose(order)
+    if not t.flags.c_contiguous:
+        return None
+    return t.reshape(-1)
+
+
+def parallel_elementwise(fn, out, *arrays):
+    """``fn(out, *arrays)`` for an elementwise ``fn`` writing into ``out``, split into blocks over
+    the pool when the arrays are large, dense and share out's memory layout (one call otherwise)."""
+    if (not isinstance(out, np.ndarray) or out.nbytes < ELEMENTWISE_MIN_BYTES or get_num_threads() == 1
+            or getattr(_local, "busy", False)
+            or any(a.shape != out.shape or a.strides != out.strides for a in arrays)):
+        fn(out, *arrays)
+        return out
+    flats = [_flat(a) for a in (out,) + arrays]
+    if any(f is None for f in flats):
+        fn(out, *arrays)
+        return out
+    per_item = sum(f.itemsize for f in flats)
+    blocks = plan_blocks(CPU, out.size, per_item, min_block=4096)
+
+    def block(sl):
+        fn(*(f[sl] for f in flats))
+    parallel_blocks(block, blocks)
+    return out
+
+
 def scratch(name, shape, dtype, zero=False):
     """A per-thread buffer of ``shape`` reused across calls (the memory for temporaries that
     never leave an op). With ``zero`` a new buffer starts zeroed; its user must keep untouched the

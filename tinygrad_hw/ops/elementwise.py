@@ -173,13 +173,22 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    """Large CPU arrays run in blocks over the backend's threads (see backend.parallel_elementwise)."""
+
     def forward(self, a):
-        self.out = self.xp.maximum(a, 0)
+        xp = self.xp
+        out = xp.empty_like(a)       # keeps a's memory layout (batch-last after a conv)
+        self.out = backend.parallel_elementwise(lambda o, x: xp.maximum(x, 0, out=o), out, a)
         return self.out
 
     def backward(self, g):
         # the gradient at exactly 0 is 0, as in torch
-        return (g * (self.out > 0),)
+        xp = self.xp
+        out = self.out
+        if g.dtype != out.dtype or g.strides != out.strides:
+            return (g * (out > 0),)
+        gx = xp.empty_like(out)
+        return (backend.parallel_elementwise(lambda d, gg, o: xp.multiply(gg, o > 0, out=d), gx, g, out),)
 
 
 class Abs(Function):
