@@ -143,7 +143,7 @@ CONVS = [  # C, O, size, kernel, stride, padding, dilation, groups, bias
     (8, 12, 16, 3, 1, (0, 2), (2, 1), 1, False),
     (9, 8, 7, 1, 1, 0, 1, 1, True),
     (8, 8, 12, (3, 2), 1, (1, 0), 1, 1, True),
-    (8, 10, 28, 5, 1, 2, 1, 1, False),
+    (8, 10, 16, (5, 3), 1, (2, 1), 1, 1, False),
 ]
 
 
