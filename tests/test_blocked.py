@@ -224,3 +224,84 @@ def test_shifted_path_is_taken(monkeypatch):
         arrays, kw = _conv_arrays(case, np.float32, "c")
         F.conv2d(*[thw.tensor(a) for a in arrays], **kw)
     assert len(taken) == len(CONVS[7:])
+
+
+# --- pooling and ReLU: blocks of the outer memory axis / of the flat array ------------------
+@pytest.fixture
+def small_slabs(monkeypatch):
+    monkeypatch.setattr(backend, "ELEMENTWISE_MIN_BYTES", 1)
+    monkeypatch.setattr(backend, "L2_BYTES", 1)
+    monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 0.0)
+
+
+POOLS = [  # name, kwargs
+    ("max", dict(kernel_size=2)),
+    ("max", dict(kernel_size=3, stride=2, padding=1)),
+    ("max", dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1))),
+    ("avg", dict(kernel_size=2)),
+    ("avg", dict(kernel_size=3, stride=2, padding=1)),
+    ("avg", dict(kernel_size=3, stride=1, padding=1, count_include_pad=False)),
+]
+
+
+def _pool_fns(name):
+    return (F.max_pool2d, TF.max_pool2d) if name == "max" else (F.avg_pool2d, TF.avg_pool2d)
+
+
+def _pool_input(dtype, layout, ties=False):
+    x = np.random.default_rng(0).standard_normal((N, 5, 9, 10)).astype(dtype)
+    if ties:        # equal values in a window: the gradient goes to the first max, as torch
+        x = np.round(x)
+    if layout == "batch_last":
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    return x
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+@pytest.mark.parametrize("case", POOLS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_blocked_matches_torch(small_slabs, threads, layout, case, dtype):
+    thw.set_num_threads(threads)
+    ours, theirs = _pool_fns(case[0])
+    compare(lambda x: ours(x, **case[1]), [_pool_input(dtype, layout, ties=case[0] == "max")],
+            torch_fn=lambda x: theirs(x, **case[1]))
+
+
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+@pytest.mark.parametrize("case", POOLS)
+def test_pool_same_for_any_thread_count(small_slabs, monkeypatch, layout, case):
+    x = _pool_input(np.float32, layout)
+    fn = _pool_fns(case[0])[0]
+    counts, real = [], backend.parallel_blocks
+    monkeypatch.setattr(backend, "parallel_blocks", lambda f, b: counts.append(len(b)) or real(f, b))
+    results = []
+    for threads in (1, 2):
+        thw.set_num_threads(threads)
+        results.append(_run(lambda t: fn(t, **case[1]), [x], [True]))
+    assert min(counts) > 2
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)     # no sums across blocks: the same bits
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+def test_relu_blocked_matches_torch(small_slabs, threads, layout):
+    thw.set_num_threads(threads)
+    x = _pool_input(np.float32, layout)
+    x[..., ::3] = 0.0                            # exact zeros get gradient 0, as torch
+    out, _ = compare(F.relu, [x], torch_fn=TF.relu)
+    assert out._data.strides == x.strides        # the layout is kept
+
+
+def test_relu_same_for_any_thread_count(small_slabs, monkeypatch):
+    x = _pool_input(np.float32, "batch_last")
+    counts, real = [], backend.parallel_blocks
+    monkeypatch.setattr(backend, "parallel_blocks", lambda f, b: counts.append(len(b)) or real(f, b))
+    results = []
+    for threads in (1, 2):
+        thw.set_num_threads(threads)
+        results.append(_run(F.relu, [x], [True]))
+    assert len(counts) == 2 and min(counts) > 2      # forward and backward on 2 threads (1: one call)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
