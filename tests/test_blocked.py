@@ -305,3 +305,14 @@ def test_relu_same_for_any_thread_count(small_slabs, monkeypatch):
     assert len(counts) == 2 and min(counts) > 2      # forward and backward on 2 threads (1: one call)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+def test_add_blocked_matches_torch(small_slabs, monkeypatch, threads, layout):
+    thw.set_num_threads(threads)
+    counts, real = [], backend.parallel_blocks
+    monkeypatch.setattr(backend, "parallel_blocks", lambda f, b: counts.append(len(b)) or real(f, b))
+    a, b = _pool_input(np.float32, layout), _pool_input(np.float32, layout)[::-1].copy(order="K")
+    compare(lambda x, y: x + y, [a, b])
+    assert counts == ([] if threads == 1 else [counts[0]]) and (threads == 1 or counts[0] > 2)
