@@ -316,3 +316,34 @@ def test_add_blocked_matches_torch(small_slabs, monkeypatch, threads, layout):
     a, b = _pool_input(np.float32, layout), _pool_input(np.float32, layout)[::-1].copy(order="K")
     compare(lambda x, y: x + y, [a, b])
     assert counts == ([] if threads == 1 else [counts[0]]) and (threads == 1 or counts[0] > 2)
+
+
+def test_parallel_blocks_waits_for_every_block_before_raising():
+    thw.set_num_threads(2)
+    done = []
+
+    def fn(b):
+        if b.start == 0:
+            raise KeyError("first")
+        import time
+        time.sleep(0.05)
+        done.append(b.start)
+    with pytest.raises(KeyError):
+        backend.parallel_blocks(fn, [slice(k, k + 1) for k in range(4)])
+    assert sorted(done) == [1, 2, 3]
+
+
+def test_pool_works_in_a_forked_child():
+    """The pool made before a fork is replaced in the child (its threads are not there)."""
+    thw.set_num_threads(2)
+    backend.parallel_blocks(lambda b: None, [slice(0, 1), slice(1, 2)])     # the pool exists
+    pid = os.fork()
+    if pid == 0:
+        import signal
+        signal.alarm(30)            # a hang ends the child, and the test fails
+        try:
+            ok = backend.parallel_blocks(lambda b: b.start, [slice(k, k + 1) for k in range(4)]) == [0, 1, 2, 3]
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

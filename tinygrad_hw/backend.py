@@ -255,6 +255,17 @@ _FLOP_RATE = 5e10          # rough single-core rates that turn a block's work in
 _BYTE_RATE = 5e9
 
 
+def _after_fork():
+    """A forked child has none of the parent's pool threads, and no lock is held in it."""
+    global _pool, _pool_lock, _region_lock, _region_depth
+    _pool, _region_depth = None, 0
+    _pool_lock, _region_lock = _threading.Lock(), _threading.Lock()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork)
+
+
 def _affinity():
     try:
         return len(_os.sched_getaffinity(0))
@@ -392,14 +403,18 @@ def parallel_blocks(fn, blocks):
             _local.busy = False
 
     _limit_blas(True)
+    futures = []
     try:
         pool = _get_pool(threads - 1)
         futures = [pool.submit(work) for _ in range(workers - 1)]
         work()
-        for f in futures:
-            f.result()
     finally:
+        # every block has finished (or failed) before the caller sees results or an error
+        errors = [f.exception() for f in futures]
         _limit_blas(False)
+    for e in errors:
+        if e is not None:
+            raise e
     return results
 
 
