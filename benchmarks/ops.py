@@ -152,6 +152,14 @@ def _other_cases(reps, only, settle_s):
                   lambda x: torch.nn.functional.max_pool2d(x, 2)))
     cases.append(("max_pool2d", "3x3 s2 p1 128x16x28x28", [x], [True],
                   lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: torch.nn.functional.max_pool2d(x, 3, 2, 1)))
+    cases.append(("avg_pool2d", "2x2 128x16x28x28", [x], [True], lambda x: F.avg_pool2d(x, 2),
+                  lambda x: torch.nn.functional.avg_pool2d(x, 2)))
+    cases.append(("avg_pool2d", "3x3 s1 p1 128x16x28x28", [x], [True], lambda x: F.avg_pool2d(x, 3, 1, 1),
+                  lambda x: torch.nn.functional.avg_pool2d(x, 3, 1, 1)))
+    # batch-last, as a conv hands its output on (see nn/_conv.py)
+    xb = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    cases.append(("relu", "128x16x28x28 batch-last", [xb], [True], F.relu, torch.nn.functional.relu))
+    cases.append(("relu", "64x6x24x24", [x[:64, :6, :24, :24].copy()], [True], F.relu, torch.nn.functional.relu))
     c = x.shape[1]
     wb = [rng.standard_normal(c, dtype=np.float32), rng.standard_normal(c, dtype=np.float32)]
     rm, rv = np.zeros(c, np.float32), np.ones(c, np.float32)
@@ -219,6 +227,8 @@ def main(argv=None):
     if args.threads:
         from .machine import set_blas_threads
         set_blas_threads(args.threads)
+        if hasattr(thw, "set_num_threads"):
+            thw.set_num_threads(args.threads)
         if torch is not None:
             torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]

@@ -12,7 +12,7 @@ import numpy as _np
 from .tensor import (Tensor, Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled,
                      inference_mode, is_tensor)
 from .backend import Device, manual_seed, synchronize, get_rng_state, set_rng_state, keep_host_memory
-from .backend import device
+from .backend import device, set_num_threads, get_num_threads
 from .creation import (tensor, from_numpy, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
                        randint, randperm, zeros_like, ones_like, empty_like, full_like, rand_like,
                        randn_like, from_dlpack)

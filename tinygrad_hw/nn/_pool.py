@@ -8,7 +8,10 @@ passes and no window-sized temporary (reducing a (N, C, OH, KH, OW, KW) reshape 
 axes is far slower in NumPy). Backward loops over the KH*KW taps, so it needs no scatter-add;
 where windows do not overlap (the common 2x2 case) it assigns instead of accumulating.
 """
+import numpy as np
+
 from ._conv import pair, out_size, batch_last, tap
+from .. import backend
 from ..tensor import Function
 
 
@@ -34,18 +37,47 @@ def _like(xp, g, ref):
     return out
 
 
-def _reduce_windows(ufunc, xpad, KH, KW, OH, OW, stride, dilation):
-    """ufunc-reduce every KH x KW window of xpad (N, C, Hp, Wp): rows first, then columns."""
+def _reduce_windows(ufunc, xpad, KH, KW, OH, OW, stride, dilation, out):
+    """ufunc-reduce every KH x KW window of xpad (N, C, Hp, Wp) into out: rows, then columns."""
     (sh, sw), (dh, dw) = stride, dilation
     rows = None
     for i in range(KH):
         v = xpad[:, :, i * dh:i * dh + sh * (OH - 1) + 1:sh]
         rows = v.copy(order="K") if rows is None else ufunc(rows, v, out=rows)
-    out = None
     for j in range(KW):
         v = rows[:, :, :, j * dw:j * dw + sw * (OW - 1) + 1:sw]
-        out = v.copy(order="K") if out is None else ufunc(out, v, out=out)
+        if j == 0:
+            out[...] = v
+        else:
+            ufunc(out, v, out=out)
     return out
+
+
+# On the CPU, large poolings run in blocks over the outer memory axis of the input (channels
+# for a batch-last array, samples for NCHW), each block a contiguous slab, on the backend's pool.
+def _empty_like_layout(xp, ref, shape, dtype):
+    """An empty array of ``shape`` whose axes lie in memory in the order of ref's."""
+    order = sorted(range(ref.ndim), key=lambda k: -ref.strides[k])
+    buf = xp.empty(tuple(shape[k] for k in order), dtype=dtype)
+    return buf.transpose(tuple(order.index(k) for k in range(ref.ndim)))
+
+
+def _slabs(xp, ref, bytes_per_element):
+    """(axis, blocks): the blocks of ref's outer memory axis among N and C (one on a GPU)."""
+    axis = 0 if ref.strides[0] >= ref.strides[1] else 1
+    n = ref.shape[axis]
+    if xp is not np or ref.nbytes < backend.ELEMENTWISE_MIN_BYTES:
+        return axis, [slice(0, n)]
+    per_item = ref.size // max(n, 1) * bytes_per_element
+    return axis, backend.plan_blocks(backend.CPU, n, per_item)
+
+
+def _on_slabs(axis, blocks, fn, *arrays):
+    """fn(*slices) for each block of ``axis`` of every array, on the pool."""
+    def block(sl):
+        idx = (sl,) if axis == 0 else (slice(None), sl)
+        fn(*(a[idx] for a in arrays))
+    backend.parallel_blocks(block, blocks)
 
 
 class MaxPool2d(Function):
@@ -57,7 +89,10 @@ class MaxPool2d(Function):
         OW = out_size(W, KW, stride[1], pw, dilation[1])
         self.disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
         xpad = _pad(xp, x, ph, pw, -xp.inf)
-        out = _reduce_windows(xp.maximum, xpad, KH, KW, OH, OW, stride, dilation)
+        out = _empty_like_layout(xp, xpad, (N, C, OH, OW), x.dtype)
+        axis, blocks = _slabs(xp, xpad, 2 * x.itemsize)
+        _on_slabs(axis, blocks, lambda xb, ob: _reduce_windows(xp.maximum, xb, KH, KW, OH, OW, stride,
+                                                               dilation, ob), xpad, out)
         if self.needs_input_grad[0]:
             self.xpad, self.out = xpad, out
             self.geom = (x.shape, kernel, stride, padding, dilation, OH, OW)
@@ -68,23 +103,34 @@ class MaxPool2d(Function):
         (N, C, H, W), (KH, KW), stride, (ph, pw), dilation, OH, OW = self.geom
         xpad, out = self.xpad, self.out
         g = _like(xp, g, out)
-        gx = xp.zeros_like(xpad, dtype=g.dtype)     # same memory layout as the input
-        taken = hit = None
-        # taps in row-major order; only the first tap equal to the max of its window gets the
-        # gradient. In-place ufuncs with out= keep every step free of temporaries.
-        for i in range(KH):
-            for j in range(KW):
-                sl = (slice(None), slice(None)) + tap(i, j, OH, OW, stride, dilation)
-                hit = xp.equal(xpad[sl], out, out=hit)
-                if taken is None:
-                    taken = hit.copy(order="K")
-                else:
-                    xp.greater(hit, taken, out=hit)       # hit and not yet taken
-                    taken |= hit
-                if self.disjoint:       # each position belongs to one window: write, not add
-                    xp.multiply(g, hit, out=gx[sl])
-                else:
-                    gx[sl] += g * hit
+        gx = xp.empty_like(xpad, dtype=g.dtype)     # same memory layout as the input
+        disjoint = self.disjoint
+
+        # windows that tile the padded input exactly write every position: no zeroing needed
+        tiled = disjoint and dilation == (1, 1) and stride == (KH, KW) and \
+            (OH * KH, OW * KW) == tuple(xpad.shape[2:])
+
+        def block(gx, xpad, out, g):
+            if not tiled:
+                gx[...] = 0
+            taken = hit = None
+            # taps in row-major order; only the first tap equal to the max of its window gets the
+            # gradient. In-place ufuncs with out= keep every step free of temporaries.
+            for i in range(KH):
+                for j in range(KW):
+                    sl = (slice(None), slice(None)) + tap(i, j, OH, OW, stride, dilation)
+                    hit = xp.equal(xpad[sl], out, out=hit)
+                    if taken is None:
+                        taken = hit.copy(order="K")
+                    else:
+                        xp.greater(hit, taken, out=hit)       # hit and not yet taken
+                        taken |= hit
+                    if disjoint:       # each position belongs to one window: write, not add
+                        xp.multiply(g, hit, out=gx[sl])
+                    else:
+                        gx[sl] += g * hit
+        axis, blocks = _slabs(xp, xpad, 3 * xpad.itemsize)
+        _on_slabs(axis, blocks, block, gx, xpad, out, g)
         if ph or pw:
             gx = gx[:, :, ph:ph + H, pw:pw + W]
         return (gx,)
@@ -99,8 +145,13 @@ class AvgPool2d(Function):
         OH, OW = out_size(H, KH, stride[0], ph, 1), out_size(W, KW, stride[1], pw, 1)
         self.tiled = stride == kernel and padding == (0, 0)
         xpad = _pad(xp, x, ph, pw, 0)
-        out = _reduce_windows(xp.add, xpad, KH, KW, OH, OW, stride, (1, 1))
-        out *= scale
+        out = _empty_like_layout(xp, xpad, (N, C, OH, OW), x.dtype)
+
+        def block(xb, ob):
+            _reduce_windows(xp.add, xb, KH, KW, OH, OW, stride, (1, 1), ob)
+            ob *= scale
+        axis, blocks = _slabs(xp, xpad, 2 * x.itemsize)
+        _on_slabs(axis, blocks, block, xpad, out)
         self.scale = scale
         self.geom = (x.shape, kernel, stride, padding, OH, OW, x.dtype)
         return out
@@ -117,10 +168,15 @@ class AvgPool2d(Function):
             gx = xp.zeros((N, C, H, W), dtype=dtype)
             gx[:, :, :OH * KH, :OW * KW] = spread
             return (gx,)
-        gx = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
-        for i in range(KH):
-            for j in range(KW):
-                gx[(slice(None), slice(None)) + tap(i, j, OH, OW, stride, (1, 1))] += gs
+        gx = xp.empty((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
+
+        def block(gx, gs):
+            gx[...] = 0
+            for i in range(KH):
+                for j in range(KW):
+                    gx[(slice(None), slice(None)) + tap(i, j, OH, OW, stride, (1, 1))] += gs
+        axis, blocks = _slabs(xp, gx, 2 * gx.itemsize)
+        _on_slabs(axis, blocks, block, gx, xp.broadcast_to(gs, (N, C, OH, OW)))
         return (gx[:, :, ph:ph + H, pw:pw + W],)
 
 

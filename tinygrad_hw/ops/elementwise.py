@@ -30,9 +30,19 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
+def _large_pair(a, b):
+    """Two CPU arrays of one shape, dtype and memory layout, large enough to split over threads."""
+    return (type(a) is type(b) and getattr(a, "nbytes", 0) >= backend.ELEMENTWISE_MIN_BYTES
+            and a.shape == b.shape and a.dtype == b.dtype and a.strides == b.strides
+            and backend.get_num_threads() > 1 and type(a).__module__ == "numpy")
+
+
 # Add and Sub save nothing: an input that needs a gradient is a Tensor in self.inputs.
 class Add(Function):
     def forward(self, a, b):
+        if _large_pair(a, b):       # e.g. a residual connection: split over the threads
+            xp = self.xp
+            return backend.parallel_elementwise(lambda o, x, y: xp.add(x, y, out=o), xp.empty_like(a), a, b)
         try:
             return a + b
         except ValueError:
@@ -173,13 +183,22 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    """Large CPU arrays run in blocks over the backend's threads (see backend.parallel_elementwise)."""
+
     def forward(self, a):
-        self.out = self.xp.maximum(a, 0)
+        xp = self.xp
+        out = xp.empty_like(a)       # keeps a's memory layout (batch-last after a conv)
+        self.out = backend.parallel_elementwise(lambda o, x: xp.maximum(x, 0, out=o), out, a)
         return self.out
 
     def backward(self, g):
         # the gradient at exactly 0 is 0, as in torch
-        return (g * (self.out > 0),)
+        xp = self.xp
+        out = self.out
+        if g.dtype != out.dtype or g.strides != out.strides:
+            return (g * (out > 0),)
+        gx = xp.empty_like(out)
+        return (backend.parallel_elementwise(lambda d, gg, o: xp.multiply(gg, o > 0, out=d), gx, g, out),)
 
 
 class Abs(Function):

@@ -1,0 +1,349 @@
+"""The CPU execution seam (threads, BLAS limits, block plans) and the ops that run blocked on it:
+results against torch with several blocks and a ragged last one, on 1 and 2 threads, and the
+same up to float32 summation order whatever the thread count."""
+import os
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_hw as thw
+import tinygrad_hw.nn.functional as F
+from tinygrad_hw import backend
+from tinygrad_hw.nn import _conv
+from oracle import compare
+
+TF = torch.nn.functional
+F32_TOL = dict(rtol=2e-4, atol=1e-4, grad_rtol=2e-4, grad_atol=2e-4)
+N = 37      # blocks of 4 and 3 samples below: several per thread, the last ones shorter
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    before = thw.get_num_threads()
+    yield
+    thw.set_num_threads(before)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of about 4 samples whatever their size, so small tests run many blocks."""
+    monkeypatch.setattr(backend, "L2_BYTES", 1)
+    monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 0.0)
+    monkeypatch.setattr(_conv, "MIN_BLOCK", 4)
+    monkeypatch.setattr(_conv, "BLOCKED_IM2COL", True)      # off by default: see nn/_conv.py
+
+
+def test_num_threads_default_and_errors():
+    assert thw.get_num_threads() >= 1
+    thw.set_num_threads(1)
+    assert thw.get_num_threads() == 1
+    thw.set_num_threads(3)
+    assert thw.get_num_threads() == 3
+    for bad in (0, -2, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive int"):
+            thw.set_num_threads(bad)
+
+
+def test_default_threads_are_the_affinity_cores():
+    backend._num_threads = None
+    assert thw.get_num_threads() == len(os.sched_getaffinity(0))
+
+
+class _FakeDevice:
+    type = "cuda"
+
+
+@pytest.mark.parametrize("n,bytes_,flops,min_block", [(128, 450_000, 3.6e6, 16), (64, 38_000, 3e5, 16),
+                                                      (37, 10**9, 0, 1), (5, 10**9, 0, 4), (1, 10**9, 1e9, 1),
+                                                      (1000, 8, 0, 1)])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_plan_blocks_cover_the_batch(n, bytes_, flops, min_block, threads):
+    thw.set_num_threads(threads)
+    blocks = backend.plan_blocks(backend.CPU, n, bytes_, flops_per_sample=flops, min_block=min_block)
+    assert blocks[0].start == 0 and blocks[-1].stop == n
+    assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+    sizes = [b.stop - b.start for b in blocks]
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= min(min_block, n)
+    assert backend.plan_blocks(_FakeDevice(), n, bytes_, flops, min_block) == [slice(0, n)]
+
+
+def test_plan_blocks_sizes():
+    thw.set_num_threads(2)
+    # 450 kB of temporaries and 3.6 MFLOP a sample: blocks of the minimum 16, several per thread
+    sizes = [b.stop - b.start for b in backend.plan_blocks(backend.CPU, 128, 450_000, 3.6e6, 16)]
+    assert sizes == [16] * 8
+    # too little work to split: one block
+    assert backend.plan_blocks(backend.CPU, 1000, 8, 0, 1) == [slice(0, 1000)]
+    # a large batch of big samples: one block a sample would do, but each gets >= 0.2 ms of work
+    blocks = backend.plan_blocks(backend.CPU, 64, 10**8, 0, 1)
+    assert len(blocks) == 64
+
+
+def test_parallel_blocks_order_threads_and_blas_limit():
+    thw.set_num_threads(2)
+    libs = backend._blas()
+    before = [lib.get_num_threads() for lib in libs]
+    seen, blas_inside, barrier = set(), [], threading.Barrier(2, timeout=10)
+
+    def fn(b):
+        seen.add(threading.get_ident())
+        blas_inside.extend(lib.get_num_threads() for lib in libs)
+        if b.start < 2:
+            barrier.wait()     # both first blocks run at once: two threads really take part
+        # a nested region runs inline on this thread
+        inner = backend.parallel_blocks(lambda c: threading.get_ident(), [slice(0, 1), slice(1, 2)])
+        assert inner == [threading.get_ident()] * 2
+        return b.start
+    blocks = [slice(k, k + 1) for k in range(6)]
+    assert backend.parallel_blocks(fn, blocks) == list(range(6))
+    assert len(seen) == 2
+    assert set(blas_inside) <= {1}
+    assert [lib.get_num_threads() for lib in libs] == before
+
+
+def test_parallel_blocks_inline_on_one_thread():
+    thw.set_num_threads(1)
+    me = threading.get_ident()
+    assert backend.parallel_blocks(lambda b: threading.get_ident(), [slice(0, 1), slice(1, 2)]) == [me, me]
+
+
+def test_parallel_blocks_propagates_errors():
+    thw.set_num_threads(2)
+
+    def fn(b):
+        if b.start == 3:
+            raise KeyError("block 3")
+        return b.start
+    with pytest.raises(KeyError, match="block 3"):
+        backend.parallel_blocks(fn, [slice(k, k + 1) for k in range(6)])
+    assert backend._region_depth == 0
+
+
+def test_set_num_threads_sets_blas():
+    libs = backend._blas()
+    if not libs:
+        pytest.skip("threadpoolctl finds no BLAS library to control")
+    thw.set_num_threads(1)
+    assert all(lib.get_num_threads() == 1 for lib in libs)
+
+
+# --- conv2d -------------------------------------------------------------------------------
+CONVS = [  # C, O, size, kernel, stride, padding, dilation, groups, bias
+    (3, 4, 9, 3, 1, 1, 1, 1, True),
+    (4, 6, 10, 3, 2, 1, 1, 2, False),
+    (2, 3, 8, (2, 3), (2, 1), (0, 2), (1, 2), 1, True),
+    (4, 4, 7, 1, 1, 0, 1, 1, False),
+    (4, 8, 9, 1, 2, 0, 1, 1, True),
+    (3, 2, 11, 5, 1, 0, 1, 1, True),
+    (6, 6, 6, 3, 1, 1, 1, 3, False),
+    # stride 1, one group, >= 8 channels: the shifted-GEMM path, blocks of output rows
+    (8, 8, 15, 3, 1, 1, 1, 1, True),
+    (8, 12, 16, 3, 1, (0, 2), (2, 1), 1, False),
+    (9, 8, 7, 1, 1, 0, 1, 1, True),
+    (8, 8, 12, (3, 2), 1, (1, 0), 1, 1, True),
+    (8, 10, 16, (5, 3), 1, (2, 1), 1, 1, False),
+]
+
+
+def _conv_arrays(case, dtype, layout, seed=0):
+    C, O, size, k, s, p, d, groups, bias = case
+    k = k if isinstance(k, tuple) else (k, k)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, size, size)).astype(dtype)
+    if layout == "batch_last":
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    w = rng.standard_normal((O, C // groups) + k).astype(dtype)
+    return [x, w] + ([rng.standard_normal(O).astype(dtype)] if bias else []), dict(
+        stride=s, padding=p, dilation=d, groups=groups)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", CONVS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_blocked_matches_torch(small_blocks, threads, case, dtype):
+    thw.set_num_threads(threads)
+    arrays, kw = _conv_arrays(case, dtype, "batch_last" if case[0] % 2 else "c")
+    assert len(backend.plan_blocks(backend.CPU, N, 1, min_block=_conv.MIN_BLOCK)) > 2
+    compare(F.conv2d, arrays, torch_fn=TF.conv2d, **kw, **(F32_TOL if dtype == np.float32 else {}))
+
+
+def _run(fn, arrays, need):
+    ts = [thw.tensor(a, requires_grad=r) for a, r in zip(arrays, need)]
+    out = fn(*ts)
+    out.backward(thw.tensor(np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)))
+    return [out.numpy()] + [t.grad.numpy() if t.grad is not None else None for t in ts]
+
+
+# float32 within the oracle's tolerance (summation order), float64 all but exactly
+SAME = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CONVS)
+def test_conv2d_same_for_any_thread_count(small_blocks, case, dtype):
+    arrays, kw = _conv_arrays(case, dtype, "batch_last")
+    results = []
+    for threads in (1, 2):
+        thw.set_num_threads(threads)
+        results.append(_run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * len(arrays)))
+    results.append(_run(lambda *t: F.conv2d(*t, **kw), arrays, [False] + [True] * (len(arrays) - 1)))
+    for a, b, c in zip(*results):
+        np.testing.assert_allclose(a, b, **SAME[dtype])
+        if c is not None:
+            np.testing.assert_allclose(a, c, **SAME[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_blocked_equals_one_block(monkeypatch, dtype, stride):
+    """The default plan on a batch big enough for several blocks against one block of it all."""
+    thw.set_num_threads(2)
+    monkeypatch.setattr(_conv, "BLOCKED_IM2COL", True)
+    arrays, kw = _conv_arrays((16, 16, 14, 3, stride, 1, 1, 1, True), dtype, "batch_last")
+    arrays[0] = np.random.default_rng(0).standard_normal((64, 16, 14, 14)).astype(dtype)
+    counts, real = [], backend.parallel_blocks
+    monkeypatch.setattr(backend, "parallel_blocks", lambda fn, blocks: counts.append(len(blocks)) or real(fn, blocks))
+    many = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * 3)
+    # forward, weight and input gradient (shifted path) or forward and backward (im2col path)
+    assert min(counts) > 1 and len(counts) == (3 if stride == 1 else 2)
+    monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 1e9)
+    one = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * 3)
+    assert set(counts[3 if stride == 1 else 2:]) == {1}
+    for a, b in zip(many, one):
+        np.testing.assert_allclose(a, b, **SAME[dtype])
+
+
+def test_shifted_path_is_taken(monkeypatch):
+    """The stride-1 cases above with >= 8 channels run as shifted GEMMs (not silently im2col)."""
+    taken = []
+    real = _conv._ShiftedConv.forward
+    monkeypatch.setattr(_conv._ShiftedConv, "forward", lambda self: taken.append(1) or real(self))
+    for case in CONVS[7:]:
+        arrays, kw = _conv_arrays(case, np.float32, "c")
+        F.conv2d(*[thw.tensor(a) for a in arrays], **kw)
+    assert len(taken) == len(CONVS[7:])
+
+
+# --- pooling and ReLU: blocks of the outer memory axis / of the flat array ------------------
+@pytest.fixture
+def small_slabs(monkeypatch):
+    monkeypatch.setattr(backend, "ELEMENTWISE_MIN_BYTES", 1)
+    monkeypatch.setattr(backend, "L2_BYTES", 1)
+    monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 0.0)
+
+
+POOLS = [  # name, kwargs
+    ("max", dict(kernel_size=2)),
+    ("max", dict(kernel_size=3, stride=2, padding=1)),
+    ("max", dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1))),
+    ("avg", dict(kernel_size=2)),
+    ("avg", dict(kernel_size=3, stride=2, padding=1)),
+    ("avg", dict(kernel_size=3, stride=1, padding=1, count_include_pad=False)),
+]
+
+
+def _pool_fns(name):
+    return (F.max_pool2d, TF.max_pool2d) if name == "max" else (F.avg_pool2d, TF.avg_pool2d)
+
+
+def _pool_input(dtype, layout, ties=False):
+    x = np.random.default_rng(0).standard_normal((N, 5, 9, 10)).astype(dtype)
+    if ties:        # equal values in a window: the gradient goes to the first max, as torch
+        x = np.round(x)
+    if layout == "batch_last":
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    return x
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+@pytest.mark.parametrize("case", POOLS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_blocked_matches_torch(small_slabs, threads, layout, case, dtype):
+    thw.set_num_threads(threads)
+    ours, theirs = _pool_fns(case[0])
+    compare(lambda x: ours(x, **case[1]), [_pool_input(dtype, layout, ties=case[0] == "max")],
+            torch_fn=lambda x: theirs(x, **case[1]))
+
+
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+@pytest.mark.parametrize("case", POOLS)
+def test_pool_same_for_any_thread_count(small_slabs, monkeypatch, layout, case):
+    x = _pool_input(np.float32, layout)
+    fn = _pool_fns(case[0])[0]
+    counts, real = [], backend.parallel_blocks
+    monkeypatch.setattr(backend, "parallel_blocks", lambda f, b: counts.append(len(b)) or real(f, b))
+    results = []
+    for threads in (1, 2):
+        thw.set_num_threads(threads)
+        results.append(_run(lambda t: fn(t, **case[1]), [x], [True]))
+    assert min(counts) > 2
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)     # no sums across blocks: the same bits
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+def test_relu_blocked_matches_torch(small_slabs, threads, layout):
+    thw.set_num_threads(threads)
+    x = _pool_input(np.float32, layout)
+    x[..., ::3] = 0.0                            # exact zeros get gradient 0, as torch
+    out, _ = compare(F.relu, [x], torch_fn=TF.relu)
+    assert out._data.strides == x.strides        # the layout is kept
+
+
+def test_relu_same_for_any_thread_count(small_slabs, monkeypatch):
+    x = _pool_input(np.float32, "batch_last")
+    counts, real = [], backend.parallel_blocks
+    monkeypatch.setattr(backend, "parallel_blocks", lambda f, b: counts.append(len(b)) or real(f, b))
+    results = []
+    for threads in (1, 2):
+        thw.set_num_threads(threads)
+        results.append(_run(F.relu, [x], [True]))
+    assert len(counts) == 2 and min(counts) > 2      # forward and backward on 2 threads (1: one call)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layout", ["c", "batch_last"])
+def test_add_blocked_matches_torch(small_slabs, monkeypatch, threads, layout):
+    thw.set_num_threads(threads)
+    counts, real = [], backend.parallel_blocks
+    monkeypatch.setattr(backend, "parallel_blocks", lambda f, b: counts.append(len(b)) or real(f, b))
+    a, b = _pool_input(np.float32, layout), _pool_input(np.float32, layout)[::-1].copy(order="K")
+    compare(lambda x, y: x + y, [a, b])
+    assert counts == ([] if threads == 1 else [counts[0]]) and (threads == 1 or counts[0] > 2)
+
+
+def test_parallel_blocks_waits_for_every_block_before_raising():
+    thw.set_num_threads(2)
+    done = []
+
+    def fn(b):
+        if b.start == 0:
+            raise KeyError("first")
+        import time
+        time.sleep(0.05)
+        done.append(b.start)
+    with pytest.raises(KeyError):
+        backend.parallel_blocks(fn, [slice(k, k + 1) for k in range(4)])
+    assert sorted(done) == [1, 2, 3]
+
+
+def test_pool_works_in_a_forked_child():
+    """The pool made before a fork is replaced in the child (its threads are not there)."""
+    thw.set_num_threads(2)
+    backend.parallel_blocks(lambda b: None, [slice(0, 1), slice(1, 2)])     # the pool exists
+    pid = os.fork()
+    if pid == 0:
+        import signal
+        signal.alarm(30)            # a hang ends the child, and the test fails
+        try:
+            ok = backend.parallel_blocks(lambda b: b.start, [slice(k, k + 1) for k in range(4)]) == [0, 1, 2, 3]
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
