@@ -139,7 +139,8 @@ class Conv2d(Function):
             gb = g2.reshape(O, -1).sum(axis=1)
         if need_w:
             col = self.col
-            if G == 1 and O * Cg * KH * KW <= 1024 and OH > 1:
+            # (both special cases below were measured with OpenBLAS only: the CPU alone takes them)
+            if xp is np and G == 1 and O * Cg * KH * KW <= 1024 and OH > 1:
                 # a tiny weight: BLAS runs (K, P) @ (P, O) with a long P far below speed, so
                 # multiply per output row (a batched matmul over OH) and sum: 2-3x faster
                 c3 = col[0].reshape(-1, OH, OW * N).transpose(1, 0, 2)
@@ -150,7 +151,7 @@ class Conv2d(Function):
                 # and (Cg*KH*KW, Og) splits better than (Og, Cg*KH*KW) with the long P inside
                 gw = (col[0] @ g2[0].T)[None] if G == 1 else xp.matmul(col, g2.transpose(0, 2, 1))
             gw = xp.ascontiguousarray(gw.transpose(0, 2, 1)).reshape(wshape)
-        if need_x and stride == (1, 1) and 1 < KH * KW and O // G <= Cg and \
+        if need_x and xp is np and stride == (1, 1) and 1 < KH * KW and O // G <= Cg and \
                 ph <= dilation[0] * (KH - 1) and pw <= dilation[1] * (KW - 1):
             g_last = g2.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)     # batch-last, no copy
             gx = input_grad_by_columns(xp, g_last, self.wm.reshape(wshape), H, W, (ph, pw), dilation, G)
