@@ -100,3 +100,16 @@ def test_table_rejects_unknown_sort_key():
         thw.ones(2) + 1
     with pytest.raises(ValueError, match="cannot sort by"):
         prof.key_averages().table(sort_by="nonsense")
+
+
+def test_device_time_is_recorded_on_gpus(device):
+    x = thw.randn(64, 64, device=device, requires_grad=True)
+    with thw.profiler.profile() as prof:
+        (x @ x).relu().sum().backward()
+    rows = {r.key: r for r in prof.key_averages()}
+    assert rows["MatMul"].count == 1 and rows["MatMulBackward"].count == 1
+    table = prof.key_averages().table()
+    if device == "cpu":
+        assert all(r.cuda_time_total == 0 for r in rows.values()) and "CUDA" not in table
+    else:       # CUDA events around each op, read after one synchronisation at the end
+        assert rows["MatMul"].cuda_time_total > 0 and "Self CUDA" in table
