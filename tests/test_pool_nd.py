@@ -29,6 +29,8 @@ def window_cases(draw, d, dilation=True):
     sizes = []
     for i in range(d):
         lo = max(dl[i], dl[i] * (k[i] - 1) + 1 - 2 * p[i])
+        if d == 3 and not dilation:
+            lo = max(lo, k[i])         # torch's avg_pool3d refuses inputs smaller than the kernel
         sizes.append(draw(st.integers(lo, lo + (3 if d == 3 else 5))))
     lead = draw(st.sampled_from([(1, 2), (2, 1), (2, 3), (3,)]))        # (3,): unbatched (C, *S)
     kwargs = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil)
@@ -87,6 +89,17 @@ def test_max_pool_return_indices_match_torch(device, d, data, dtype):
 def test_max_pool_ties_go_to_first_index(device, d, kwargs):
     x = np.ones((1, 2) + (6,) * d)
     x[(0, 1) + (slice(None, None, 2),) * d] = 2.0      # ties inside windows and across them
+    _compare_with_indices(*_fns(f"max_pool{d}d"), x, device, **kwargs)
+
+
+@dims
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                    dict(kernel_size=2, stride=1, padding=1, dilation=2)])
+def test_max_pool_minus_infinity_windows_as_torch(device, d, kwargs):
+    """A window whose real values are all -inf: torch's index is its first real position, and the
+    gradient goes there, never to the padding."""
+    x = np.full((1, 2) + (5,) * d, -np.inf)
+    x[(0, 1) + (slice(None, None, 3),) * d] = 1.0
     _compare_with_indices(*_fns(f"max_pool{d}d"), x, device, **kwargs)
 
 
@@ -254,6 +267,7 @@ def test_unpool_inverts_pool_at_the_maxima(device):
     (lambda: F.max_pool3d(thw.zeros(6, 6), 2), ValueError, ["(6, 6)", "4-D"]),
     (lambda: F.avg_pool1d(thw.zeros(1, 1, 4, dtype=thw.int64), 2), TypeError, ["int64"]),
     (lambda: F.avg_pool3d(thw.zeros(1, 1, 4, 4, 4), 2, divisor_override=0), ValueError, ["zero"]),
+    (lambda: F.avg_pool3d(thw.zeros(1, 1, 4, 1, 4), 2, padding=1), ValueError, ["(1, 1, 4, 1, 4)", "smaller"]),
     (lambda: F.adaptive_max_pool3d(thw.zeros(1, 1, 4, 4, 4), (2, 2)), ValueError, ["output_size"]),
     (lambda: F.adaptive_avg_pool3d(thw.zeros(1, 1, 4, 4, 4), 0), ValueError, ["positive"]),
     (lambda: F.max_unpool2d(thw.zeros(1, 1, 6, 6), thw.zeros(1, 1, 6, 6, dtype=thw.int64), 2,

@@ -305,6 +305,8 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 def _avg_pool(x, d, name, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     nd.check_input(x, d, name)
     kernel, stride, padding, _, out, floor = nd.geometry(x, d, kernel_size, stride, padding, 1, ceil_mode, name)
+    if d == 3 and any(n < k for n, k in zip(x.shape[-3:], kernel)):    # torch's avg_pool3d check
+        raise ValueError(f"{name}: input of shape {x.shape} is smaller than the kernel {kernel}")
     if divisor_override is not None and int(divisor_override) == 0:
         raise ValueError(f"{name}: divisor_override must not be zero")
     if d <= 2 and out == floor:

@@ -103,17 +103,14 @@ class MaxPoolNd(Function):
         S = x.shape[2:]
         xpad = _pad(xp, x, padding, _right(S, kernel, stride, padding, dilation, out), -xp.inf)
         taps = list(itertools.product(*map(range, kernel)))
-        best = None
-        won = xp.zeros(x.shape[:2] + out, dtype=xp.int8 if len(taps) < 128 else xp.int32)
+        best = xp.full(x.shape[:2] + out, -xp.inf, dtype=x.dtype)
+        won = self._first_real(kernel, stride, padding, dilation, out, len(taps))
         for t, tp in enumerate(taps):
             v = xpad[_tap(tp, stride, dilation, out)]
-            if best is None:
-                best = v.copy()
-                continue
             better = xp.greater(v, best)
             better |= xp.isnan(v)
-            xp.copyto(best, v, where=better)
-            xp.copyto(won, t, where=better)
+            xp.maximum(best, v, out=best)       # NaN-propagating, as the choice above
+            won = xp.where(better, won.dtype.type(t), won)
         if indices is not None:
             indices.append(self._flat(won, S, kernel, stride, padding, dilation, out))
         if self.needs_input_grad[0]:
@@ -122,6 +119,19 @@ class MaxPoolNd(Function):
             self.taps, self.stride, self.padding, self.dilation, self.out = taps, stride, padding, dilation, out
             self.disjoint = all(s >= dl * (k - 1) + 1 for s, dl, k in zip(stride, dilation, kernel))
         return best
+
+    def _first_real(self, kernel, stride, padding, dilation, out, ntaps):
+        """Per window, the number of its first tap on the input: torch's index where every value is
+        -inf (padding never wins)."""
+        xp = self.xp
+        won = xp.zeros(out, dtype=xp.int8 if ntaps < 128 else xp.int32)
+        for i, (k, s, p, dl, o) in enumerate(zip(kernel, stride, padding, dilation, out)):
+            before = xp.maximum(p - xp.arange(o) * s, 0)
+            shape = [1] * len(out)
+            shape[i] = o
+            first = xp.minimum(-(-before // dl), k - 1).reshape(shape)
+            won = won * k + first.astype(won.dtype)
+        return won
 
     def _flat(self, won, S, kernel, stride, padding, dilation, out):
         """Flat indices into each plane of the unpadded input from the winning tap numbers."""
@@ -264,8 +274,8 @@ class AdaptiveMaxPoolNd(Function):
                 continue
             better = xp.greater(v, best)
             better |= xp.isnan(v)
-            xp.copyto(best, v, where=better)
-            xp.copyto(arg, xp.broadcast_to(flat, v.shape), where=better)
+            xp.maximum(best, v, out=best)
+            arg = xp.where(better, flat, arg)
         if indices is not None:
             indices.append(arg)
         if self.needs_input_grad[0]:
