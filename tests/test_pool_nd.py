@@ -248,6 +248,30 @@ def test_max_unpool_modules_match_torch(device, d):
             torch_fn=lambda a, b: theirs(a, b, output_size=size), device=device)
 
 
+@pytest.mark.parametrize("call, fn", [
+    (lambda x: F.max_pool2d(x, 2, ceil_mode=True), "MaxPool2d"),            # ceil size == floor size
+    (lambda x: F.max_pool2d(x, 3, stride=2, ceil_mode=True), "MaxPoolNd"),  # ceil adds a window
+    (lambda x: F.max_pool2d(x, 2, return_indices=True)[0], "MaxPoolNd"),
+    (lambda x: F.avg_pool2d(x, 2, ceil_mode=True), "AvgPool2d"),
+    (lambda x: F.avg_pool2d(x, 3, stride=2, ceil_mode=True), "AvgPoolNd"),
+    (lambda x: F.adaptive_max_pool2d(x, 3), "MaxPool2d"),                    # even windows
+    (lambda x: F.adaptive_max_pool2d(x, 4), "AdaptiveMaxPoolNd"),
+    (lambda x: F.max_pool1d(x.flatten(2), 4).unsqueeze(-2), "MaxPool2d"),   # 1-D as unit height
+], ids=["max_ceil_even", "max_ceil", "max_indices", "avg_ceil_even", "avg_ceil", "adaptive_even",
+        "adaptive_uneven", "max1d"])
+def test_2d_fast_path_taken_where_it_applies(call, fn):
+    """The 2-D Functions serve every case they compute exactly; the N-d ones only the rest."""
+    y = call(thw.tensor(_distinct((1, 2, 6, 6), np.float32), requires_grad=True))
+    seen, todo = set(), [y._ctx]
+    while todo:
+        node = todo.pop()
+        if node is not None:
+            seen.add(type(node).__name__)
+            todo.extend(node.parents)
+    assert fn in seen and not ({"MaxPool2d", "MaxPoolNd", "AvgPool2d", "AvgPoolNd",
+                                "AdaptiveMaxPoolNd"} - {fn}) & seen, seen
+
+
 def test_unpool_inverts_pool_at_the_maxima(device):
     x = thw.tensor(_distinct((2, 3, 6, 6, 6), np.float32), device=device)
     y, i = F.max_pool3d(x, 2, return_indices=True)
