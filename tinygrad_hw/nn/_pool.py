@@ -427,8 +427,6 @@ def _max_unpool(x, indices, d, name, kernel_size, stride, padding, output_size):
         out = tuple(int(o) for o in output_size)
         if len(out) == d + 2:
             out = out[2:]
-        elif len(out) == d + 1 and x.ndim == d + 1:
-            out = out[1:]
         if len(out) != d:
             raise ValueError(f"{name}: output_size {tuple(output_size)} must have {d} or {d + 2} elements")
         for i, (o, n, s) in enumerate(zip(out, default, stride)):
