@@ -11,7 +11,9 @@ from . import utils
 from .module import Module, Parameter, Sequential, ModuleList, ModuleDict
 from .linear import Linear, Identity
 from .conv import Conv2d
-from .pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+from .pooling import (MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, AdaptiveAvgPool1d,
+                      AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                      AdaptiveMaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
 from .activation import (ReLU, Tanh, Sigmoid, Softmax, LogSoftmax, LeakyReLU, ELU, SELU, CELU, GELU, SiLU,
                          Mish, Softplus, Softsign, Hardtanh, ReLU6, Hardsigmoid, Hardswish, LogSigmoid, PReLU)
 from .flatten import Flatten

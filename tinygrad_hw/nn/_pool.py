@@ -242,7 +242,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
     if ceil_mode or return_indices:
-        raise NotImplementedError("max_pool2d: ceil_mode and return_indices are not supported")
+        return _max_pool(x, 2, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     _check(x, "max_pool2d")
     geo = _geometry(x, kernel_size, stride, padding, dilation, "max_pool2d")
     return _batched(lambda t: MaxPool2d.apply(t, kernel=geo[0], stride=geo[1], padding=geo[2],
@@ -266,7 +266,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
     if ceil_mode:
-        raise NotImplementedError("avg_pool2d: ceil_mode is not supported")
+        return _avg_pool(x, 2, "avg_pool2d", kernel_size, stride, padding, ceil_mode, count_include_pad,
+                         divisor_override)
     _check(x, "avg_pool2d")
     kernel, stride, padding, _ = _geometry(x, kernel_size, stride, padding, 1, "avg_pool2d")
     H, W = x.shape[-2:]
@@ -307,3 +308,214 @@ def adaptive_avg_pool2d(x, output_size):
     ah = _averaging_matrix(xp, H, oh, x.dtype)
     aw = _averaging_matrix(xp, W, ow, x.dtype)
     return AdaptiveAvgPool2d.apply(x, ah, aw)
+
+
+# --- 1-D to 3-D pooling: the cases the 2-D Functions above take go to them, the others to _pool_nd ---
+import math  # noqa: E402
+
+from ..tensor import Tensor  # noqa: E402
+from . import _pool_nd as nd  # noqa: E402
+
+
+def _on_batch(fn, x, d, *args, **kwargs):
+    """fn on a batched input: (C, *S) gets a unit batch dim for the call; tuple results too."""
+    if x.ndim == d + 2:
+        return fn(x, *args, **kwargs)
+    out = fn(x.unsqueeze(0), *args, **kwargs)
+    return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
+
+
+def _max_pool(x, d, name, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    nd.check_input(x, d, name)
+    kernel, stride, padding, dilation, out, floor = nd.geometry(x, d, kernel_size, stride, padding,
+                                                                dilation, ceil_mode, name)
+    if d <= 2 and not return_indices and out == floor:     # the 2-D fast path (1-D: unit height)
+        if d == 2:
+            return max_pool2d(x, kernel, stride, padding, dilation)
+        return max_pool2d(x.unsqueeze(-2), (1,) + kernel, (1,) + stride, (0,) + padding,
+                          (1,) + dilation).squeeze(-2)
+
+    def run(t):
+        box = [] if return_indices else None
+        y = nd.MaxPoolNd.apply(t, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                               out=out, indices=box)
+        return (y, Tensor._wrap(box[0], t.device)) if return_indices else y
+    return _on_batch(run, x, d)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over windows of L; with ``return_indices`` also the int64 positions of the maxima.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.max_pool1d(thw.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2, ceil_mode=True).tolist()
+    [[[3.0, 5.0, 4.0]]]
+    """
+    return _max_pool(x, 1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over KD x KH x KW windows of (N, C, D, H, W); padding counts as -inf."""
+    return _max_pool(x, 3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _avg_pool(x, d, name, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    nd.check_input(x, d, name)
+    kernel, stride, padding, _, out, floor = nd.geometry(x, d, kernel_size, stride, padding, 1, ceil_mode, name)
+    if d == 3 and any(n < k for n, k in zip(x.shape[-3:], kernel)):    # torch's avg_pool3d check
+        raise ValueError(f"{name}: input of shape {x.shape} is smaller than the kernel {kernel}")
+    if divisor_override is not None and int(divisor_override) == 0:
+        raise ValueError(f"{name}: divisor_override must not be zero")
+    if d <= 2 and out == floor:
+        if d == 2:
+            return avg_pool2d(x, kernel, stride, padding, count_include_pad=count_include_pad,
+                              divisor_override=divisor_override)
+        return avg_pool2d(x.unsqueeze(-2), (1,) + kernel, (1,) + stride, (0,) + padding,
+                          count_include_pad=count_include_pad, divisor_override=divisor_override).squeeze(-2)
+    scale = nd.avg_scale(x.device.xp, x.shape[-d:], kernel, stride, padding, out, count_include_pad,
+                         divisor_override, x.dtype)
+    return _on_batch(lambda t: nd.AvgPoolNd.apply(t, kernel=kernel, stride=stride, padding=padding, out=out,
+                                                  scale=scale), x, d)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over windows of L; with count_include_pad (the default) padding counts as zeros.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.avg_pool1d(thw.tensor([[[1.0, 3.0, 2.0, 6.0, 4.0]]]), 2, ceil_mode=True).tolist()
+    [[[2.0, 4.0, 4.0]]]
+    """
+    return _avg_pool(x, 1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over KD x KH x KW windows of (N, C, D, H, W)."""
+    return _avg_pool(x, 3, "avg_pool3d", kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _output_size(x, d, output_size, name):
+    """torch's adaptive output_size: an int or d entries, None keeping that input size."""
+    S = x.shape[-d:]
+    sizes = (output_size,) * d if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(sizes) == 1:
+        sizes *= d
+    if len(sizes) != d:
+        raise ValueError(f"{name}: output_size {output_size} must be an int or {d} values")
+    sizes = tuple(n if o is None else int(o) for n, o in zip(S, sizes))
+    if min(sizes) < 1:
+        raise ValueError(f"{name}: output_size {output_size} must be positive")
+    return sizes
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """Average pooling of (N, C, L) to (N, C, output_size), windows as torch chooses them."""
+    nd.check_input(x, 1, "adaptive_avg_pool1d")
+    (o,) = _output_size(x, 1, output_size, "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(x.unsqueeze(-2), (1, o)).squeeze(-2)
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """Average pooling of (N, C, D, H, W) to (N, C, *output_size), windows as torch chooses them.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.adaptive_avg_pool3d(thw.ones(2, 3, 5, 4, 3), (2, None, 1)).shape
+    (2, 3, 2, 4, 1)
+    """
+    nd.check_input(x, 3, "adaptive_avg_pool3d")
+    out = _output_size(x, 3, output_size, "adaptive_avg_pool3d")
+    xp = x.device.xp
+    mats = tuple(_averaging_matrix(xp, n, o, x.dtype) for n, o in zip(x.shape[-3:], out))
+    return nd.AdaptiveAvgPoolNd.apply(x, mats=mats)
+
+
+def _adaptive_max_pool(x, d, name, output_size, return_indices):
+    nd.check_input(x, d, name)
+    out = _output_size(x, d, output_size, name)
+    S = x.shape[-d:]
+    if not return_indices and all(n % o == 0 for n, o in zip(S, out)):
+        k = tuple(n // o for n, o in zip(S, out))        # even windows: plain max pooling
+        return _max_pool(x, d, name, k, k, 0, 1, False, False)
+    windows = tuple(nd.adaptive_windows(x.device.xp, n, o) for n, o in zip(S, out))
+
+    def run(t):
+        box = [] if return_indices else None
+        y = nd.AdaptiveMaxPoolNd.apply(t, windows=windows, indices=box)
+        return (y, Tensor._wrap(box[0], t.device)) if return_indices else y
+    return _on_batch(run, x, d)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """Max pooling of (N, C, L) to (N, C, output_size), windows as torch chooses them."""
+    return _adaptive_max_pool(x, 1, "adaptive_max_pool1d", output_size, return_indices)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Max pooling of (N, C, H, W) to (N, C, *output_size); windows may overlap.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.adaptive_max_pool2d(thw.arange(25.0).reshape(1, 1, 5, 5), 2).tolist()
+    [[[[12.0, 14.0], [22.0, 24.0]]]]
+    """
+    return _adaptive_max_pool(x, 2, "adaptive_max_pool2d", output_size, return_indices)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Max pooling of (N, C, D, H, W) to (N, C, *output_size)."""
+    return _adaptive_max_pool(x, 3, "adaptive_max_pool3d", output_size, return_indices)
+
+
+def _max_unpool(x, indices, d, name, kernel_size, stride, padding, output_size):
+    nd.check_input(x, d, name)
+    if not isinstance(indices, Tensor) or indices.dtype != "int64":
+        raise TypeError(f"{name}: indices must be an int64 Tensor, got {getattr(indices, 'dtype', type(indices))}")
+    if indices.shape != x.shape:
+        raise ValueError(f"{name}: indices of shape {indices.shape} must have the input's shape {x.shape}")
+    if indices.device is not x.device:
+        raise RuntimeError(f"{name}: input on {x.device} and indices on {indices.device}")
+    kernel = nd.ntuple(kernel_size, d, "kernel_size")
+    stride = kernel if stride is None or stride == [] or stride == () else nd.ntuple(stride, d, "stride")
+    padding = nd.ntuple(padding, d, "padding")
+    default = tuple((n - 1) * s + k - 2 * p for n, k, s, p in zip(x.shape[-d:], kernel, stride, padding))
+    if output_size is None:
+        out = default
+    else:
+        out = tuple(int(o) for o in output_size)
+        if len(out) == d + 2:
+            out = out[2:]
+        if len(out) != d:
+            raise ValueError(f"{name}: output_size {tuple(output_size)} must have {d} or {d + 2} elements")
+        for i, (o, n, s) in enumerate(zip(out, default, stride)):
+            if not n - s < o < n + s:
+                raise ValueError(f"{name}: invalid output_size {tuple(output_size)} (dim {i} must be "
+                                 f"between {n - s} and {n + s})")
+    if min(out) < 1:
+        raise ValueError(f"{name}: output size {out} for input of shape {x.shape} is too small")
+    P = math.prod(out)
+    if indices.numel() and (int(indices._data.min()) < 0 or int(indices._data.max()) >= P):
+        raise RuntimeError(f"{name}: found an index outside the output planes of size {out}: "
+                           f"min {int(indices._data.min())}, max {int(indices._data.max())}")
+    if x.ndim == d + 1:
+        return nd.MaxUnpoolNd.apply(x.unsqueeze(0), indices.unsqueeze(0), out=out).squeeze(0)
+    return nd.MaxUnpoolNd.apply(x, indices, out=out)
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool1d: values put back at their indices, zeros elsewhere."""
+    return _max_unpool(x, indices, 1, "max_unpool1d", kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool2d: values put back at their indices, zeros elsewhere.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> y, i = F.max_pool2d(thw.arange(16.0).reshape(1, 1, 4, 4), 2, return_indices=True)
+    >>> F.max_unpool2d(y, i, 2).tolist()[0][0][1]
+    [0.0, 5.0, 0.0, 7.0]
+    """
+    return _max_unpool(x, indices, 2, "max_unpool2d", kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool3d: values put back at their indices, zeros elsewhere."""
+    return _max_unpool(x, indices, 3, "max_unpool3d", kernel_size, stride, padding, output_size)

@@ -11,6 +11,9 @@ Only re-exports: each family lives, Function and wrapper side by side, in its pr
 from ._linear import linear
 from ._conv import conv2d
 from ._pool import max_pool2d, avg_pool2d, adaptive_avg_pool2d
+from ._pool import (max_pool1d, max_pool3d, avg_pool1d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool3d,
+                    adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, max_unpool1d,
+                    max_unpool2d, max_unpool3d)
 from ._activation import (relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu, selu, celu, gelu,
                           silu, mish, softplus, softsign, hardtanh, relu6, hardsigmoid, hardswish,
                           logsigmoid, prelu)
@@ -27,4 +30,7 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"
            "softplus", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid", "prelu",
            "batch_norm", "dropout", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
            "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "pad",
-           "flatten", "layer_norm", "group_norm", "instance_norm", "interpolate", "upsample", "embedding"]
+           "flatten", "layer_norm", "group_norm", "instance_norm", "interpolate", "upsample", "embedding",
+           "max_pool1d", "max_pool3d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+           "max_unpool1d", "max_unpool2d", "max_unpool3d"]
