@@ -19,7 +19,7 @@ import tinygrad_hw as thw
 from tinygrad_hw import backend
 
 from tinygrad_hw.testing import check_op
-from tinygrad_hw.testing._check import OP_TOLERANCES as TOL
+from tinygrad_hw.testing._check import OP_TOLERANCES as TOL, leaf as to_ours   # noqa: F401  (tests build leaves with it)
 
 
 def to_torch(array, requires_grad=None):
