@@ -35,4 +35,4 @@ def test_figure_is_written(tmp_path):
 @pytest.mark.slow
 def test_full_run_reconstructs_well(tmp_path):
     history = reconstruct.main(["--epochs", "3", "--figure", str(tmp_path / "recon.png")])
-    assert history[-1] < 0.012
+    assert history[-1] < 0.005      # measured: 0.0041, 0.0032, 0.0028 after epochs 1-3
