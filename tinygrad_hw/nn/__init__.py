@@ -10,7 +10,7 @@ from . import init
 from . import utils
 from .module import Module, Parameter, Sequential, ModuleList, ModuleDict
 from .linear import Linear, Identity
-from .conv import Conv2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 from .activation import (ReLU, Tanh, Sigmoid, Softmax, LogSoftmax, LeakyReLU, ELU, SELU, CELU, GELU, SiLU,
                          Mish, Softplus, Softsign, Hardtanh, ReLU6, Hardsigmoid, Hardswish, LogSigmoid, PReLU)
