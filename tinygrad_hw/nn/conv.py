@@ -43,7 +43,7 @@ class _ConvNd(_WeightAndBias):
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             shape = (out_channels, in_channels // groups) + self.kernel_size
-        self._add_weight_and_bias(shape, bias, device, dtype)
+        self._add_weight_and_bias(shape, bias, device, dtype, bias_size=out_channels)
 
     def _padded(self, input):
         """The input padded as ``padding_mode`` says, and the padding left for the conv itself:
