@@ -262,3 +262,9 @@ def test_bad_dtype_bias_and_module_arguments():
         nn.Conv3d(2, 2, 3, padding="same", stride=2)
     with raises_with(ValueError, "divisible"):
         nn.ConvTranspose1d(3, 2, 3, groups=2)
+
+
+def test_docstring_examples():
+    import doctest
+    from tinygrad_hw.nn import _conv, _shape
+    assert doctest.testmod(_conv).failed == 0 and doctest.testmod(_shape).failed == 0
