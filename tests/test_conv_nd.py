@@ -268,3 +268,19 @@ def test_docstring_examples():
     import doctest
     from tinygrad_hw.nn import _conv, _shape
     assert doctest.testmod(_conv).failed == 0 and doctest.testmod(_shape).failed == 0
+
+
+@pytest.mark.parametrize("fn, tfn, xshape, wshape, kwargs", [
+    (F.conv1d, TF.conv1d, (3, 4, 9), (2, 4, 3), dict(stride=2)),
+    (F.conv3d, TF.conv3d, (2, 2, 4, 3, 5), (4, 1, 2, 2, 2), dict(groups=2, padding=1)),
+    (F.conv_transpose2d, TF.conv_transpose2d, (2, 3, 4, 3), (3, 2, 3, 3), dict(stride=2, output_padding=1)),
+])
+@pytest.mark.parametrize("layout", ["f", "batch_last"])
+def test_non_contiguous_inputs(device, fn, tfn, xshape, wshape, kwargs, layout):
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal(xshape), rng.standard_normal(wshape)
+    if layout == "f":
+        x, w = np.asfortranarray(x), np.asfortranarray(w)
+    else:
+        x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 0, -1)), -1, 0)
+    compare(fn, [x, w], torch_fn=tfn, device=device, **kwargs)
