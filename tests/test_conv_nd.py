@@ -94,6 +94,19 @@ def test_conv_transpose_matches_torch(device, nd, data, dtype, bias):
     compare(ours, arrays, torch_fn=theirs, device=device, **kw, **_tol(dtype))
 
 
+@pytest.mark.parametrize("wshape, kwargs", [
+    ((3, 2, 1, 1), dict(stride=2)),                                   # kernel < stride: zero-stuffing
+    ((3, 2, 2, 3), dict(stride=(3, 2), padding=(1, 0), output_padding=(2, 1))),
+    ((3, 2, 3, 3), dict(stride=2, dilation=2, output_padding=1)),    # dilated: zero-stuffing
+    ((3, 2, 4, 4), dict(stride=2, padding=1)),                        # the decoder's layer: phases
+    ((3, 2, 3, 2), dict(stride=(1, 2), padding=(2, 0))),              # padding beyond k-1 crops
+])
+def test_conv_transpose2d_paths(device, wshape, kwargs):
+    rng = np.random.default_rng(9)
+    compare(F.conv_transpose2d, [rng.standard_normal((2, 3, 4, 5)), rng.standard_normal(wshape),
+                                 rng.standard_normal(wshape[1])], torch_fn=TF.conv_transpose2d, device=device, **kwargs)
+
+
 @pytest.mark.parametrize("fn, tfn, xshape, wshape", [
     (F.conv1d, TF.conv1d, (4, 7), (3, 4, 3)),
     (F.conv3d, TF.conv3d, (2, 3, 4, 4), (3, 2, 2, 2, 2)),

@@ -14,6 +14,8 @@ ReLU, pooling) keep the layout, so the next conv reads it and the gradient comes
 without transposing copies, which cost NumPy more than they save (measured end to end: a stack of
 conv-bn-relu layers runs about 20% faster than with C-contiguous NCHW outputs).
 """
+import itertools
+
 from .. import backend
 from ..tensor import Function
 
@@ -222,7 +224,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 #   stride-1 zeros between samples and padded by dilation*(k-1) - padding (output_padding more on
 #   the far side; a negative amount crops), convolved at stride 1 with the kernel flipped and its
 #   in/out channels swapped per group. Zero-stuffing wastes (stride**nd - 1)/stride**nd of the
-#   GEMM's multiplies, the price of sharing conv2d's code rather than duplicating its backward.
+#   GEMM's multiplies; so with dilation 1 and kernels at least the stride (the decoder case) the
+#   output is computed instead as stride**nd interleaved phases, each a stride-1 conv of the
+#   unstuffed input with the taps of the kernel that reach it (``_by_phases``): 3-3.5x faster than
+#   stuffing on 64 channels at stride 2. Both share conv2d's code rather than duplicating its backward.
 
 
 def ntuple(v, n, name):
@@ -417,11 +422,67 @@ def _conv_transpose(name, nd, conv, x, w, bias, stride, padding, output_padding,
     wf = wf.flip(*range(2, nd + 2))
     if all(s == 1 for s in stride) and lo == hi and min(lo) >= 0:
         return conv(x, wf, bias, 1, tuple(lo), dilation, G)
+    if all(d == 1 for d in dilation) and all(k >= s for k, s in zip(K, stride)):
+        return _by_phases(conv, x, wf, bias, stride, padding, out_sizes, G)
     x = StuffPad.apply(x, stride=stride, lo=tuple(max(a, 0) for a in lo), hi=tuple(max(b, 0) for b in hi))
     if min(lo) < 0 or min(hi) < 0:      # padding beyond dilation*(k-1): crop what conv would drop
         x = x[(slice(None), slice(None)) + tuple(slice(max(-a, 0), n - max(-b, 0))
                                                  for a, b, n in zip(lo, hi, x.shape[2:]))]
     return conv(x, wf, bias, 1, 0, dilation, G)
+
+
+def _pad_or_crop(x, lohi):
+    """``x`` with (lo, hi) added to each spatial dim: zeros where positive, cropped where negative."""
+    crop = (slice(None), slice(None)) + tuple(slice(max(-a, 0), n - max(-b, 0))
+                                              for (a, b), n in zip(lohi, x.shape[2:]))
+    if any(a < 0 or b < 0 for a, b in lohi):
+        x = x[crop]
+    flat = []
+    for a, b in reversed(lohi):
+        flat += [max(a, 0), max(b, 0)]
+    return x.pad(tuple(flat)) if any(flat) else x
+
+
+def _by_phases(conv, x, wf, bias, stride, padding, out_sizes, G):
+    """A transposed conv (dilation 1, every kernel size >= its stride) as stride**nd small convs.
+
+    Output t = m*s + r of a dim (phase r) sums only the taps j = c + q*s with c = (r + p) % s:
+    a stride-1 correlation of x, padded or cropped per phase, with the flipped kernel's taps
+    ``wf[..., k-1-c-(Q-1)*s :: s]`` (Q of them). No multiplication by a stuffed zero happens: the
+    GEMMs shrink by stride**nd against zero-stuffing. Every phase computes M = ceil(OL/s)
+    outputs so that stacking the phases after their dims and merging (M, s) interleaves them.
+
+    Notation: x (N, C, *L), wf (O, C/G, *K) flipped, -> (N, O, *OL).
+    """
+    nd = x.ndim - 2
+    K, L = wf.shape[2:], x.shape[2:]
+    M = [-(-ol // s) for ol, s in zip(out_sizes, stride)]
+    phases = {}
+    for r in itertools.product(*(range(s) for s in stride)):
+        taps, lohi = [], []
+        for i in range(nd):
+            s, k, m = stride[i], K[i], M[i]
+            c = (r[i] + padding[i]) % s
+            Q = -(-(k - c) // s)
+            lp = Q - 1 - (r[i] + padding[i] - c) // s
+            taps.append(slice(k - 1 - c - (Q - 1) * s, None, s))
+            lohi.append((lp, m + Q - 1 - L[i] - lp))
+        sym = tuple(max(min(a, b), 0) for a, b in lohi)     # the conv pads these itself
+        xr = _pad_or_crop(x, [(a - p, b - p) for (a, b), p in zip(lohi, sym)])
+        phases[r] = conv(xr, wf[(slice(None), slice(None)) + tuple(taps)], None, 1, sym, 1, G)
+
+    def interleave(prefix):
+        # phases sharing ``prefix``, stacked right after dim i (deeper dims have theirs already)
+        if len(prefix) == nd:
+            return phases[prefix]
+        i = len(prefix)
+        return _stack([interleave(prefix + (r,)) for r in range(stride[i])], dim=3 + i)
+    out = interleave(())
+    out = out.reshape(x.shape[0], wf.shape[0], *[m * s for m, s in zip(M, stride)])
+    out = out[(slice(None), slice(None)) + tuple(slice(0, ol) for ol in out_sizes)]
+    if bias is not None:
+        out = out + bias.reshape(-1, *(1,) * nd)
+    return out
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
