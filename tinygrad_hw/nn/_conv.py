@@ -14,8 +14,6 @@ ReLU, pooling) keep the layout, so the next conv reads it and the gradient comes
 without transposing copies, which cost NumPy more than they save (measured end to end: a stack of
 conv-bn-relu layers runs about 20% faster than with C-contiguous NCHW outputs).
 """
-import itertools
-
 from .. import backend
 from ..tensor import Function
 
@@ -454,11 +452,12 @@ def _by_phases(conv, x, wf, bias, stride, padding, out_sizes, G):
 
     Notation: x (N, C, *L), wf (O, C/G, *K) flipped, -> (N, O, *OL).
     """
+    from itertools import product
     nd = x.ndim - 2
     K, L = wf.shape[2:], x.shape[2:]
     M = [-(-ol // s) for ol, s in zip(out_sizes, stride)]
     phases = {}
-    for r in itertools.product(*(range(s) for s in stride)):
+    for r in product(*(range(s) for s in stride)):
         taps, lohi = [], []
         for i in range(nd):
             s, k, m = stride[i], K[i], M[i]
