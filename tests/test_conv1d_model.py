@@ -79,5 +79,6 @@ def test_conv1d_net_learns_mnist_rows():
 
 @pytest.mark.slow
 def test_conv1d_net_full_run():
-    """20000 training images, 3 epochs: measured 97.6% on the 10000 test images."""
-    assert _train_and_score(20000, 10000, epochs=3) >= 96.5
+    """20000 training images, 3 epochs of Adam (about a minute): measured 96.9% on the 10000 test
+    images."""
+    assert _train_and_score(20000, 10000, epochs=3) >= 96.0
