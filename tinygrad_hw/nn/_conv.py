@@ -187,6 +187,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     >>> F.conv2d(thw.ones(1, 1, 4, 4), thw.ones(1, 1, 3, 3), padding=1).shape
     (1, 1, 4, 4)
     """
+    if isinstance(padding, str) and weight.ndim == 4:   # 'same' / 'valid' as torch (see _explicit)
+        x, padding = _explicit(x, padding, weight.shape[2:], pair(dilation, "dilation"), pair(stride, "stride"), 2)
     stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: weight must be 4-D (O, C/groups, KH, KW), got shape {weight.shape}")
@@ -530,3 +532,324 @@ def _use_shifted(x, w, stride, padding, dilation, groups):
     return (stride == (1, 1) and groups == 1 and min(Cg, O) >= SHIFTED_MIN_CHANNELS
             and 8 * OW >= 7 * Wp
             and padding[0] <= dilation[0] * (KH - 1) and padding[1] <= dilation[1] * (KW - 1))
+
+
+# --- 1-D and 3-D convolution and transposed convolution, all on top of conv2d -----------------------
+#
+# Notation: N batch, C input / O output channels, G groups (Cg = C/G), L length, D/H/W depth,
+# height, width, K* kernel, O* output sizes; ``nd`` the number of spatial dims.
+#
+# Design: every convolution here is conv2d (above) on a view or a reshaped copy, so it shares that
+# op's blocked, batch-last GEMMs and its tested gradients, and the graph differentiates it by
+# composition of slicing, reshape/permute, stack and conv2d:
+# - conv1d is conv2d with a unit height (views only).
+# - conv3d stacks the KD depth taps of every output plane into the channels, (N, C, Dp, H, W) ->
+#   (N*OD, C*KD, H, W), and runs ONE conv2d with the weight (O, Cg*KD, KH, KW) (a free reshape):
+#   the GEMM then sums over Cg*KD*KH*KW at once, as a 3-D im2col would, where a sum of KD 2-D
+#   convolutions would pay KD smaller GEMMs and KD full-size additions forward and backward.
+# - conv_transpose is the input gradient of a conv written as a conv: the input stuffed with
+#   stride-1 zeros between samples and padded by dilation*(k-1) - padding (output_padding more on
+#   the far side; a negative amount crops), convolved at stride 1 with the kernel flipped and its
+#   in/out channels swapped per group. Zero-stuffing wastes (stride**nd - 1)/stride**nd of the
+#   GEMM's multiplies; so with dilation 1 and kernels at least the stride (the decoder case) the
+#   output is computed instead as stride**nd interleaved phases, each a stride-1 conv of the
+#   unstuffed input with the taps of the kernel that reach it (``_by_phases``): 3-3.5x faster than
+#   stuffing on 64 channels at stride 2. Both share conv2d's code rather than duplicating its backward.
+
+
+def ntuple(v, n, name):
+    """An int or a sequence of n ints as a tuple of n ints."""
+    if isinstance(v, int):
+        return (v,) * n
+    try:
+        t = tuple(int(a) for a in v)
+    except (TypeError, ValueError):
+        t = ()
+    if len(t) != n:
+        raise TypeError(f"{name} must be an int or a sequence of {n} ints, got {v!r}")
+    return t
+
+
+def same_or_valid(padding, kernel, dilation, stride, exc=ValueError):
+    """The (lo, hi) padding of each spatial dim that 'valid' or 'same' stand for: 'same' pads
+    dilation*(k-1) in total, the odd one more on the far side, as torch does; it needs stride 1."""
+    if padding == "valid":
+        return [(0, 0)] * len(kernel)
+    if padding != "same":
+        raise ValueError(f"Invalid padding string {padding!r}, should be one of ('valid', 'same')")
+    if any(s != 1 for s in stride):
+        raise exc("padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    return [(t // 2, t - t // 2) for t in totals]
+
+
+def _explicit(x, padding, kernel, dilation, stride, nd):
+    """``x`` and a symmetric numeric padding: a string is resolved, and an odd 'same' total is
+    padded onto the far side of ``x`` first."""
+    if not isinstance(padding, str):
+        return x, ntuple(padding, nd, "padding")
+    lohi = same_or_valid(padding, kernel, dilation, stride, RuntimeError)
+    if all(lo == hi for lo, hi in lohi):
+        return x, tuple(lo for lo, _ in lohi)
+    extra = []
+    for lo, hi in reversed(lohi):
+        extra += [0, hi - lo]
+    return x.pad(tuple(extra)), tuple(lo for lo, _ in lohi)
+
+
+def _check(name, x, w, bias, stride, padding, dilation, groups, nd, transposed=False):
+    """torch's checks of a conv's arguments, naming the shapes; ``x`` already has its batch dim."""
+    def err(msg):
+        return ValueError(f"{name}: {msg} (input shape {tuple(x.shape)}, weight shape {tuple(w.shape)})")
+    if w.ndim != nd + 2:
+        raise err(f"weight must be {nd + 2}-D")
+    if x.ndim != nd + 2:
+        raise err(f"input must be {nd + 1}-D (unbatched) or {nd + 2}-D (batched)")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{name}: stride {stride} and dilation {dilation} must be >= 1 and padding "
+                         f"{padding} >= 0")
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    C = x.shape[1]
+    if transposed:
+        if w.shape[0] != C:
+            raise err(f"expected {w.shape[0]} input channels (weight's dim 0), got {C}")
+        if C % groups:
+            raise err(f"groups={groups} must divide the {C} input channels")
+    else:
+        O, Cg = w.shape[:2]
+        if C % groups or O % groups:
+            raise err(f"groups={groups} must divide both the {C} input and {O} output channels")
+        if C != Cg * groups:
+            raise err(f"expected {Cg * groups} input channels (weight's {Cg} x groups={groups}), got {C}")
+        for i in range(nd):
+            size, k, p, d = x.shape[2 + i], w.shape[2 + i], padding[i], dilation[i]
+            if size + 2 * p < d * (k - 1) + 1:
+                raise err(f"the dilated kernel size {d * (k - 1) + 1} of spatial dim {i} is larger "
+                          f"than the padded input size {size + 2 * p}")
+    if x.dtype != w.dtype or (bias is not None and bias.dtype != x.dtype):
+        raise TypeError(f"{name}: input, weight and bias must share one dtype, got {x.dtype}, "
+                        f"{w.dtype}, {None if bias is None else bias.dtype}")
+    O = w.shape[1] * groups if transposed else w.shape[0]
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise ValueError(f"{name}: bias must have shape ({O},), got {tuple(bias.shape)}")
+
+
+def _unbatched(fn, x, nd, *args):
+    """torch's unbatched form: an input of nd+1 dims is run as a batch of one."""
+    if x.ndim == nd + 1:
+        return fn(x.unsqueeze(0), *args).squeeze(0)
+    return fn(x, *args)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation) as torch.nn.functional.conv1d.
+
+    Notation: x (N, C, L) or (C, L), weight (O, C/groups, K), bias (O,) -> (N, O, OL) with
+    OL = (L + 2*padding - dilation*(K-1) - 1) // stride + 1; padding may be 'same' or 'valid'.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.conv1d(thw.ones(2, 3, 10), thw.ones(4, 3, 3), stride=2).shape
+    (2, 4, 4)
+    """
+    return _unbatched(_conv1d, input, 1, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv1d(x, w, bias, stride, padding, dilation, groups):
+    stride, dilation = ntuple(stride, 1, "stride"), ntuple(dilation, 1, "dilation")
+    # a string with a weight of the wrong rank: the check below names the weight's shape
+    x, padding = _explicit(x, padding, w.shape[2:], dilation, stride, 1) if w.ndim == 3 else \
+        (x, 0 if isinstance(padding, str) else padding)
+    _check("conv1d", x, w, bias, stride, ntuple(padding, 1, "padding"), dilation, groups, 1)
+    out = conv2d(x.unsqueeze(2), w.unsqueeze(2), bias, (1,) + stride, (0,) + tuple(padding),
+                 (1,) + dilation, groups)
+    return out.squeeze(2)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution (cross-correlation) as torch.nn.functional.conv3d.
+
+    Notation: x (N, C, D, H, W) or (C, D, H, W), weight (O, C/groups, KD, KH, KW), bias (O,)
+    -> (N, O, OD, OH, OW); padding may be 'same' or 'valid'.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.conv3d(thw.ones(1, 2, 4, 5, 6), thw.ones(3, 2, 3, 3, 3), padding=1).shape
+    (1, 3, 4, 5, 6)
+    """
+    return _unbatched(_conv3d, input, 3, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv3d(x, w, bias, stride, padding, dilation, groups):
+    stride, dilation = ntuple(stride, 3, "stride"), ntuple(dilation, 3, "dilation")
+    x, padding = _explicit(x, padding, w.shape[2:], dilation, stride, 3) if w.ndim == 5 else \
+        (x, 0 if isinstance(padding, str) else padding)
+    padding = ntuple(padding, 3, "padding")
+    _check("conv3d", x, w, bias, stride, padding, dilation, groups, 3)
+    N, C, D, H, W = x.shape
+    O, Cg, KD, KH, KW = w.shape
+    (sd, pd, dd) = stride[0], padding[0], dilation[0]
+    if pd:
+        x = x.pad((0, 0, 0, 0, pd, pd))
+    OD = out_size(D, KD, sd, pd, dd)
+    # taps[n, od, c, i] = x[n, c, i*dd + od*sd]: depth taps as channels (c major, as the weight)
+    taps = [x[:, :, i * dd:i * dd + sd * (OD - 1) + 1:sd] for i in range(KD)]
+    cols = (taps[0].unsqueeze(2) if KD == 1 else _stack(taps, dim=2)).permute(0, 3, 1, 2, 4, 5)
+    cols = cols.reshape(N * OD, C * KD, H, W)
+    out = conv2d(cols, w.reshape(O, Cg * KD, KH, KW), bias, stride[1:], padding[1:], dilation[1:], groups)
+    return out.reshape(N, OD, O, out.shape[2], out.shape[3]).permute(0, 2, 1, 3, 4)
+
+
+def _stack(tensors, dim):
+    from ..ops import stack
+    return stack(tensors, dim)
+
+
+class StuffPad(Function):
+    """Zeros between the samples of every spatial dim (``stride - 1`` of them) and ``lo``/``hi``
+    zeros around, in one copy; the result is stored batch-last (C, *S, N) as conv2d reads it.
+
+    Notation: x (N, C, *S) -> (N, C, *[lo + (s-1)*stride + 1 + hi]); backward reads the strided taps.
+    """
+
+    def forward(self, x, stride, lo, hi):
+        xp, nd = self.xp, x.ndim - 2
+        N, C = x.shape[:2]
+        sizes = [a + (s - 1) * st + 1 + b for s, st, a, b in zip(x.shape[2:], stride, lo, hi)]
+        self.where = (slice(None), slice(None)) + tuple(
+            slice(a, a + (s - 1) * st + 1, st) for s, st, a in zip(x.shape[2:], stride, lo))
+        out = xp.zeros([C] + sizes + [N], dtype=x.dtype).transpose(nd + 1, 0, *range(1, nd + 1))
+        out[self.where] = x
+        return out
+
+    def backward(self, g):
+        return (g[self.where],)
+
+
+def _conv_transpose(name, nd, conv, x, w, bias, stride, padding, output_padding, groups, dilation):
+    stride, padding = ntuple(stride, nd, "stride"), ntuple(padding, nd, "padding")
+    output_padding, dilation = ntuple(output_padding, nd, "output_padding"), ntuple(dilation, nd, "dilation")
+    _check(name, x, w, bias, stride, padding, dilation, groups, nd, transposed=True)
+    if min(output_padding) < 0:
+        raise ValueError(f"{name}: output_padding {output_padding} must be >= 0")
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise RuntimeError(f"{name}: output padding must be smaller than either stride or dilation, "
+                           f"got output_padding {output_padding}, stride {stride}, dilation {dilation}")
+    C, Og, K = w.shape[0], w.shape[1], w.shape[2:]
+    G = groups
+    lo = [d * (k - 1) - p for k, p, d in zip(K, padding, dilation)]
+    hi = [a + op for a, op in zip(lo, output_padding)]
+    out_sizes = [(s - 1) * st + a + b - d * (k - 1) + 1
+                 for s, st, a, b, d, k in zip(x.shape[2:], stride, lo, hi, dilation, K)]
+    if min(out_sizes) < 1:
+        raise ValueError(f"{name}: the output size {tuple(out_sizes)} would be below 1 (input shape "
+                         f"{tuple(x.shape)}, weight shape {tuple(w.shape)}, stride {stride}, padding "
+                         f"{padding}, dilation {dilation}, output_padding {output_padding})")
+    # (C, Og, *K) -> (G*Og, C/G, *K), flipped: the conv whose input gradient this op is
+    wf = w.reshape(G, C // G, Og, *K).transpose(1, 2).reshape(G * Og, C // G, *K)
+    wf = wf.flip(*range(2, nd + 2))
+    if all(s == 1 for s in stride) and lo == hi and min(lo) >= 0:
+        return conv(x, wf, bias, 1, tuple(lo), dilation, G)
+    if all(d == 1 for d in dilation) and all(k >= s for k, s in zip(K, stride)):
+        return _by_phases(conv, x, wf, bias, stride, padding, out_sizes, G)
+    x = StuffPad.apply(x, stride=stride, lo=tuple(max(a, 0) for a in lo), hi=tuple(max(b, 0) for b in hi))
+    if min(lo) < 0 or min(hi) < 0:      # padding beyond dilation*(k-1): crop what conv would drop
+        x = x[(slice(None), slice(None)) + tuple(slice(max(-a, 0), n - max(-b, 0))
+                                                 for a, b, n in zip(lo, hi, x.shape[2:]))]
+    return conv(x, wf, bias, 1, 0, dilation, G)
+
+
+def _pad_or_crop(x, lohi):
+    """``x`` with (lo, hi) added to each spatial dim: zeros where positive, cropped where negative."""
+    crop = (slice(None), slice(None)) + tuple(slice(max(-a, 0), n - max(-b, 0))
+                                              for (a, b), n in zip(lohi, x.shape[2:]))
+    if any(a < 0 or b < 0 for a, b in lohi):
+        x = x[crop]
+    flat = []
+    for a, b in reversed(lohi):
+        flat += [max(a, 0), max(b, 0)]
+    return x.pad(tuple(flat)) if any(flat) else x
+
+
+def _by_phases(conv, x, wf, bias, stride, padding, out_sizes, G):
+    """A transposed conv (dilation 1, every kernel size >= its stride) as stride**nd small convs.
+
+    Output t = m*s + r of a dim (phase r) sums only the taps j = c + q*s with c = (r + p) % s:
+    a stride-1 correlation of x, padded or cropped per phase, with the flipped kernel's taps
+    ``wf[..., k-1-c-(Q-1)*s :: s]`` (Q of them). No multiplication by a stuffed zero happens: the
+    GEMMs shrink by stride**nd against zero-stuffing. Every phase computes M = ceil(OL/s)
+    outputs so that stacking the phases after their dims and merging (M, s) interleaves them.
+
+    Notation: x (N, C, *L), wf (O, C/G, *K) flipped, -> (N, O, *OL).
+    """
+    from itertools import product
+    nd = x.ndim - 2
+    K, L = wf.shape[2:], x.shape[2:]
+    M = [-(-ol // s) for ol, s in zip(out_sizes, stride)]
+    phases = {}
+    for r in product(*(range(s) for s in stride)):
+        taps, lohi = [], []
+        for i in range(nd):
+            s, k, m = stride[i], K[i], M[i]
+            c = (r[i] + padding[i]) % s
+            Q = -(-(k - c) // s)
+            lp = Q - 1 - (r[i] + padding[i] - c) // s
+            taps.append(slice(k - 1 - c - (Q - 1) * s, None, s))
+            lohi.append((lp, m + Q - 1 - L[i] - lp))
+        sym = tuple(max(min(a, b), 0) for a, b in lohi)     # the conv pads these itself
+        xr = _pad_or_crop(x, [(a - p, b - p) for (a, b), p in zip(lohi, sym)])
+        phases[r] = conv(xr, wf[(slice(None), slice(None)) + tuple(taps)], None, 1, sym, 1, G)
+
+    def interleave(prefix):
+        # phases sharing ``prefix``, stacked right after dim i (deeper dims have theirs already)
+        if len(prefix) == nd:
+            return phases[prefix]
+        i = len(prefix)
+        return _stack([interleave(prefix + (r,)) for r in range(stride[i])], dim=3 + i)
+    out = interleave(())
+    out = out.reshape(x.shape[0], wf.shape[0], *[m * s for m, s in zip(M, stride)])
+    out = out[(slice(None), slice(None)) + tuple(slice(0, ol) for ol in out_sizes)]
+    if bias is not None:
+        out = out + bias.reshape(-1, *(1,) * nd)
+    return out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution as torch.nn.functional.conv_transpose1d (the input gradient of conv1d).
+
+    Notation: x (N, C, L) or (C, L), weight (C, O/groups, K), bias (O,) -> (N, O, OL) with
+    OL = (L-1)*stride - 2*padding + dilation*(K-1) + output_padding + 1.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.conv_transpose1d(thw.ones(1, 2, 5), thw.ones(2, 3, 3), stride=2).shape
+    (1, 3, 11)
+    """
+    return _unbatched(lambda *a: _conv_transpose("conv_transpose1d", 1, _conv1d, *a), input, 1, weight,
+                      bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution as torch.nn.functional.conv_transpose2d (the input gradient of conv2d).
+
+    Notation: x (N, C, H, W) or (C, H, W), weight (C, O/groups, KH, KW), bias (O,) -> (N, O, OH, OW)
+    with OH = (H-1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.conv_transpose2d(thw.ones(1, 2, 4, 4), thw.ones(2, 3, 2, 2), stride=2).shape
+    (1, 3, 8, 8)
+    """
+    return _unbatched(lambda *a: _conv_transpose("conv_transpose2d", 2, conv2d, *a), input, 2, weight,
+                      bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3-D transposed convolution as torch.nn.functional.conv_transpose3d (the input gradient of conv3d).
+
+    Notation: x (N, C, D, H, W) or (C, D, H, W), weight (C, O/groups, KD, KH, KW), bias (O,)
+    -> (N, O, OD, OH, OW), each size (S-1)*stride - 2*padding + dilation*(K-1) + output_padding + 1.
+
+    >>> import tinygrad_hw as thw, tinygrad_hw.nn.functional as F
+    >>> F.conv_transpose3d(thw.ones(1, 2, 2, 3, 3), thw.ones(2, 1, 2, 2, 2), stride=2).shape
+    (1, 1, 4, 6, 6)
+    """
+    return _unbatched(lambda *a: _conv_transpose("conv_transpose3d", 3, _conv3d, *a), input, 3, weight,
+                      bias, stride, padding, output_padding, groups, dilation)

@@ -9,7 +9,7 @@ Only re-exports: each family lives, Function and wrapper side by side, in its pr
 ``_shape``); softmax and log_softmax are tensor ops (``tinygrad_hw.ops.softmax``).
 """
 from ._linear import linear
-from ._conv import conv2d
+from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._pool import max_pool2d, avg_pool2d, adaptive_avg_pool2d
 from ._pool import (max_pool1d, max_pool3d, avg_pool1d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool3d,
                     adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, max_unpool1d,
@@ -25,7 +25,8 @@ from ._shape import pad, flatten
 from ._upsample import interpolate, upsample
 from ._embedding import embedding
 
-__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "relu", "sigmoid",
+__all__ = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "relu", "sigmoid",
            "tanh", "softmax", "log_softmax", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "softplus", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid", "prelu",
            "batch_norm", "dropout", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",

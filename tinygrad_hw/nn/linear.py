@@ -9,12 +9,13 @@ from .module import Module, Parameter
 
 
 class _WeightAndBias(Module):
-    """A layer with ``weight`` (O, ...) and an optional ``bias`` (O,), initialised as torch does."""
+    """A layer with ``weight`` (O, ...) and an optional ``bias`` (O,), initialised as torch does;
+    ``bias_size`` where the outputs are not the weight's dim 0 (transposed convolutions)."""
 
-    def _add_weight_and_bias(self, weight_shape, bias, device, dtype):
+    def _add_weight_and_bias(self, weight_shape, bias, device, dtype, bias_size=None):
         self.weight = Parameter(_empty(weight_shape, device, dtype))
         if bias:
-            self.bias = Parameter(_empty(weight_shape[:1], device, dtype))
+            self.bias = Parameter(_empty((weight_shape[0] if bias_size is None else bias_size,), device, dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
