@@ -8,11 +8,12 @@ from ..tensor import Function, Tensor
 # On the CPU a large batch norm runs in blocks on the backend's pool. x is viewed, without a copy,
 # as its memory: a C-contiguous (P, C, Q) array, P the axes laid out outside the channel axis,
 # Q those inside (batch-last conv outputs: (1, C, H*W*N); NCHW: (N, C, H*W)). Blocks of
-# channels are preferred: each channel's statistics are complete within its block, so a block
-# reads x once and writes the output once while it sits in cache, and nothing is combined. When
-# a channel's values lie in short runs ((N, C) inputs, channels-last), blocks go over P instead,
-# with per-block partial sums per channel added in block order.
-_RUN_BYTES = 1024      # channel blocks need per-channel runs at least this long (when P > 1)
+# channels are used when the channels are the outermost memory axis (P = 1): each block is a
+# contiguous slab, each channel's statistics are complete within its block (nothing to combine),
+# and a block reads x once and writes the output once while it sits in cache. Otherwise blocks go
+# over P (contiguous slabs again), with per-block partial sums per channel added in block order.
+# Channel blocks of an NCHW array (P = N runs per block) measured slower than P blocks: eval
+# forward of 128x16x28x28, one thread, 2.9 ms against 1.4 ms.
 
 
 def _memory_view(xp, x):
@@ -45,7 +46,7 @@ def _plan(xp, v, arrays):
     if xp is not np or v.nbytes < backend.ELEMENTWISE_MIN_BYTES:
         return 1, [slice(0, C)]
     per_channel = P * Q * v.itemsize * arrays
-    if P == 1 or (Q * v.itemsize >= _RUN_BYTES and C >= backend.get_num_threads()):
+    if P == 1:
         return 1, backend.plan_blocks(backend.CPU, C, per_channel)
     return 0, backend.plan_blocks(backend.CPU, P, per_channel // P)
 
@@ -163,41 +164,48 @@ class BatchNorm(Function):
             gx, gxv = _empty_view(xp, order, x.shape, dt)
         sums = training or need_w or need_b
 
-        def grad_x(idx, sl):
-            """gx = scale * (g - mean(g) - xhat * mean(g * xhat)), training; else scale * g."""
+        def centred(idx, sl):
+            """x - mean on a block, in a per-thread buffer."""
+            return xp.subtract(v[idx], mean[sl][None, :, None], out=_temp(xp, "bn.xc", v[idx]))
+
+        def block_sums(idx, sl):
+            """Per-channel sums of g and of g * (x - mean) over a block; and x - mean."""
+            xc = centred(idx, sl)
+            return gv[idx].sum(axis=(0, 2)), xp.einsum("pcq,pcq->c", gv[idx], xc), xc
+
+        def grad_x(idx, sl, xc=None):
+            """gx = scale * (g - mean(g) - xhat * mean(g * xhat)) in training, else scale * g."""
             gxb = xp.multiply(gv[idx], scale[sl][None, :, None], out=gxv[idx])
             if training:
-                xc = xp.subtract(v[idx], mean[sl][None, :, None], out=_temp(xp, "bn.xc", v[idx]))
+                xc = centred(idx, sl) if xc is None else xc
                 xc *= (scale[sl] * invstd[sl] * sgx[sl] / m)[None, :, None]
                 gxb -= xc
                 gxb -= (scale[sl] * sg[sl] / m)[None, :, None]
 
         axis, blocks = _plan(xp, v, 3)
-        if axis == 1:
+        if axis == 1:       # each block holds whole channels: its sums are final
             def block(sl):
-                idx = (slice(None), sl)
+                idx, xc = (slice(None), sl), None
                 if sums:
-                    gb = gv[idx]
-                    xc = xp.subtract(v[idx], mean[sl][None, :, None], out=_temp(xp, "bn.xc", v[idx]))
-                    sg[sl] = gb.sum(axis=(0, 2))
-                    sgx[sl] = xp.einsum("pcq,pcq->c", gb, xc) * invstd[sl]
+                    sg[sl], sgx[sl], xc = block_sums(idx, sl)
+                    sgx[sl] *= invstd[sl]
                 if need_x:
-                    grad_x(idx, sl)
+                    grad_x(idx, sl, xc)
             backend.parallel_blocks(block, blocks)
-        else:
+        else:               # partial sums per block, combined once in block order
+            def partial(sl):
+                part = block_sums((sl,), slice(None))[:2] if sums else None
+                if need_x and not training:      # eval: gx needs no batch statistics
+                    grad_x((sl,), slice(None))
+                return part
+            parts = backend.parallel_blocks(partial, blocks)
             if sums:
-                def partial(sl):
-                    gb = gv[sl]
-                    xc = xp.subtract(v[sl], mean[None, :, None], out=_temp(xp, "bn.xc", v[sl]))
-                    return gb.sum(axis=(0, 2)), xp.einsum("pcq,pcq->c", gb, xc)
-                parts = backend.parallel_blocks(partial, blocks)
-                sg[...] = parts[0][0]
-                sgx[...] = parts[0][1]
-                for a, b in parts[1:]:         # combined once, in block order
+                sg[...], sgx[...] = parts[0]
+                for a, b in parts[1:]:
                     sg += a
                     sgx += b
                 sgx *= invstd
-            if need_x:
+            if need_x and training:
                 backend.parallel_blocks(lambda sl: grad_x((sl,), slice(None)), blocks)
         return gx, sgx if need_w else None, sg if need_b else None
 
