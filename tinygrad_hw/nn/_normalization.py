@@ -74,6 +74,7 @@ class BatchNorm(Function):
         out, ov = _empty_view(xp, order, x.shape, x.dtype)
         m = x.size // C if C else 0
         dt = x.dtype
+        xc = None
         if training:
             mean, var = xp.empty(C, dtype=dt), xp.empty(C, dtype=dt)
         else:
@@ -110,20 +111,21 @@ class BatchNorm(Function):
                     ob += shift[sl][None, :, None]
             backend.parallel_blocks(block, blocks)
         else:
+            # x - mean is kept for backward here (P blocks would recompute it twice there)
             part = xp.empty((len(blocks), C), dtype=dt)
             numbered = list(enumerate(blocks))
+            xc = xp.empty_like(v)
 
             def sums(kb):
                 v[kb[1]].sum(axis=(0, 2), out=part[kb[0]])
 
             def squares(kb):
                 k, sl = kb
-                ob = xp.subtract(v[sl], mean[None, :, None], out=ov[sl])
-                part[k] = xp.einsum("pcq,pcq->c", ob, ob)
+                xb = xp.subtract(v[sl], mean[None, :, None], out=xc[sl])
+                part[k] = xp.einsum("pcq,pcq->c", xb, xb)
 
             def normalise(kb):
-                ob = ov[kb[1]]
-                ob *= scale[None, :, None]
+                ob = xp.multiply(xc[kb[1]], scale[None, :, None], out=ov[kb[1]])
                 if bias is not None:
                     ob += shift[None, :, None]
             backend.parallel_blocks(sums, numbered)
@@ -142,6 +144,7 @@ class BatchNorm(Function):
                 running_var *= 1.0 - momentum
                 running_var += (momentum * m / (m - 1) * var).astype(running_var.dtype, copy=False)
         if any(self.needs_input_grad):
+            self.xc = xc if training and axis == 0 else None
             self.x, self.mean, self.invstd, self.scale = x, mean, invstd, scale
             self.training, self.order = training, order
         return out
@@ -164,8 +167,12 @@ class BatchNorm(Function):
             gx, gxv = _empty_view(xp, order, x.shape, dt)
         sums = training or need_w or need_b
 
+        saved = self.xc         # x - mean as (P, C, Q), or None: recomputed per block
+
         def centred(idx, sl):
-            """x - mean on a block, in a per-thread buffer."""
+            """x - mean on a block: the saved one, or in a per-thread buffer."""
+            if saved is not None:
+                return saved[idx]
             return xp.subtract(v[idx], mean[sl][None, :, None], out=_temp(xp, "bn.xc", v[idx]))
 
         def block_sums(idx, sl):
@@ -177,8 +184,12 @@ class BatchNorm(Function):
             """gx = scale * (g - mean(g) - xhat * mean(g * xhat)) in training, else scale * g."""
             gxb = xp.multiply(gv[idx], scale[sl][None, :, None], out=gxv[idx])
             if training:
-                xc = centred(idx, sl) if xc is None else xc
-                xc *= (scale[sl] * invstd[sl] * sgx[sl] / m)[None, :, None]
+                k1 = (scale[sl] * invstd[sl] * sgx[sl] / m)[None, :, None]
+                if saved is not None:       # never written: backward may run again
+                    xc = xp.multiply(saved[idx], k1, out=_temp(xp, "bn.xc", gxb))
+                else:
+                    xc = centred(idx, sl) if xc is None else xc
+                    xc *= k1
                 gxb -= xc
                 gxb -= (scale[sl] * sg[sl] / m)[None, :, None]
 
