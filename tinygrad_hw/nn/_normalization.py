@@ -48,7 +48,7 @@ def _plan(xp, v, arrays):
     per_channel = P * Q * v.itemsize * arrays
     if P == 1:
         return 1, backend.plan_blocks(backend.CPU, C, per_channel)
-    return 0, backend.plan_blocks(backend.CPU, P, per_channel // P)
+    return 0, backend.plan_blocks(backend.CPU, P, C * Q * v.itemsize * arrays)
 
 
 def _temp(xp, name, like):
