@@ -85,6 +85,9 @@ class _ClassLoss(Function):
 # On the CPU, large logits (above ELEMENTWISE_MIN_BYTES) run their log-softmax and its gradient
 # in blocks of rows on the backend's pool, each block's temporaries in a per-thread buffer; the
 # per-row gather and sums stay whole-array (M values). Small inputs keep the one-call path.
+# Measured (2 threads, machine shared, load ~0.7; medians of 21 interleaved runs; forward and
+# backward, float32): 1024x1000 5.6 ms before, 3.9 ms now (torch 3.7 ms); 256x1000 (1 MB, the
+# threshold) 1.20 ms before, 1.04 ms now; 128x10 (small path) 0.11 ms both.
 def _row_blocks(xp, x):
     if xp is not np or x.nbytes < backend.ELEMENTWISE_MIN_BYTES or not x.flags.c_contiguous:
         return None

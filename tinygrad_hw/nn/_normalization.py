@@ -14,6 +14,10 @@ from ..tensor import Function, Tensor
 # over P (contiguous slabs again), with per-block partial sums per channel added in block order.
 # Channel blocks of an NCHW array (P = N runs per block) measured slower than P blocks: eval
 # forward of 128x16x28x28, one thread, 2.9 ms against 1.4 ms.
+# Measured (2 threads, machine shared, load ~0.9; medians of 21 interleaved runs; forward and
+# backward of training, 128x16x28x28 float32, each including ~3 ms the engine spends copying the
+# leaf input's gradient): batch-last 24.5 ms before, 10.0 ms now (torch 4.9 ms); NCHW 9.6 ms
+# before, 7.8 ms now (torch 5.6 ms); (N, C) = 4096x256: 5.5 ms before, 5.2 ms now.
 
 
 def _memory_view(xp, x):
@@ -63,8 +67,9 @@ class BatchNorm(Function):
 
     Training normalises with the batch mean and biased variance (two passes: the mean, then the
     squares of x - mean) and updates the running arrays in place (the running variance with the
-    unbiased one), as torch does. Output and input gradient keep x's memory layout. Backward
-    recomputes x - mean per block from the saved input instead of keeping a copy of it.
+    unbiased one), as torch does. Output and input gradient keep x's memory layout. With
+    channel blocks backward recomputes x - mean per block from the saved input (in cache, where
+    its sums need it anyway); with blocks over P forward keeps x - mean.
     """
 
     def forward(self, x, weight, bias, running_mean, running_var, training, momentum, eps):
