@@ -17,7 +17,9 @@ from ..tensor import Function, Tensor
 # Measured (2 threads, machine shared, load ~0.9; medians of 21 interleaved runs; forward and
 # backward of training, 128x16x28x28 float32, each including ~3 ms the engine spends copying the
 # leaf input's gradient): batch-last 24.5 ms before, 10.0 ms now (torch 4.9 ms); NCHW 9.6 ms
-# before, 7.8 ms now (torch 5.6 ms); (N, C) = 4096x256: 5.5 ms before, 5.2 ms now.
+# before, 7.8 ms now (torch 5.6 ms); (N, C) = 4096x256: 5.5 ms before, 5.2 ms now. With a 0.2 s
+# idle pause before each timed call (benchmarks.ops' settle) the NCHW case measures slower than
+# before instead: 9.1 ms before, 11.8 ms now (batch-last: 23.1 ms before, 11.4 ms now).
 
 
 def _memory_view(xp, x):
