@@ -169,6 +169,9 @@ def _other_cases(reps, only, settle_s):
     cases.append(("batch_norm", "train 128x16x28x28", [x] + wb, [True, True, True],
                   lambda x, w, b: F.batch_norm(x, ours_rm, ours_rv, w, b, training=True),
                   lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True)))
+    cases.append(("batch_norm", "train 128x16x28x28 batch-last", [xb] + wb, [True, True, True],
+                  lambda x, w, b: F.batch_norm(x, ours_rm, ours_rv, w, b, training=True),
+                  lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True)))
     for n, k in ((128, 10), (1024, 1000)):
         logits = (rng.standard_normal((n, k), dtype=np.float32) * 3).astype(np.float32)
         target = rng.integers(0, k, n)

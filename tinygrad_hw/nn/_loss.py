@@ -7,6 +7,7 @@ class-probability targets, as (M, C) like the logits.
 """
 import numpy as np
 
+from .. import backend
 from ..tensor import Function, Tensor
 from ..ops.elementwise import unbroadcast
 from ..ops.softmax import log_softmax_array
@@ -25,7 +26,11 @@ class _ClassLoss(Function):
     def forward(self, x, target, weight, ignore_index, reduction, smoothing, out_shape):
         xp = self.xp
         M, C = x.shape
-        logp = log_softmax_array(xp, x, 1) if self.from_logits else x
+        self.blocks = _row_blocks(xp, x) if self.from_logits else None
+        if self.blocks is not None:
+            logp = _blocked_log_softmax(xp, x, self.blocks)
+        else:
+            logp = log_softmax_array(xp, x, 1) if self.from_logits else x
         valid = (target != ignore_index).astype(x.dtype)    # float so products keep x's dtype
         t = xp.where(target != ignore_index, target, 0)
         rows = xp.arange(M)
@@ -59,13 +64,48 @@ class _ClassLoss(Function):
             total_a = (1.0 - eps) * wt
             if eps:
                 total_a = total_a + (eps / C) * valid * (C if weight is None else weight.sum())
-            grad = xp.exp(logp) * (c * total_a)[:, None]
+            coef = c * total_a
+            if self.blocks is not None:
+                grad = xp.empty_like(logp)
+
+                def block(sl):
+                    gb = xp.exp(logp[sl], out=grad[sl])
+                    gb *= coef[sl, None]
+                backend.parallel_blocks(block, self.blocks)
+            else:
+                grad = xp.exp(logp) * coef[:, None]
         else:
             grad = xp.zeros_like(logp)
         if eps:
             grad -= ((eps / C) * c * valid)[:, None] * (1.0 if weight is None else weight[None, :])
         grad[rows, t] -= (1.0 - eps) * c * wt
         return (grad, None, None)
+
+
+# On the CPU, large logits (above ELEMENTWISE_MIN_BYTES) run their log-softmax and its gradient
+# in blocks of rows on the backend's pool, each block's temporaries in a per-thread buffer; the
+# per-row gather and sums stay whole-array (M values). Small inputs keep the one-call path.
+# Measured (2 threads, machine shared, load ~0.7; medians of 21 interleaved runs; forward and
+# backward, float32): 1024x1000 5.6 ms before, 3.9 ms now (torch 3.7 ms); 256x1000 (1 MB, the
+# threshold) 1.20 ms before, 1.04 ms now; 128x10 (small path) 0.11 ms both.
+def _row_blocks(xp, x):
+    if xp is not np or x.nbytes < backend.ELEMENTWISE_MIN_BYTES or not x.flags.c_contiguous:
+        return None
+    return backend.plan_blocks(backend.CPU, x.shape[0], 3 * x.shape[1] * x.itemsize)
+
+
+def _blocked_log_softmax(xp, x, blocks):
+    """log_softmax(x, 1) of a C-contiguous (M, C) array, a block of rows at a time."""
+    logp = xp.empty_like(x)
+
+    def block(sl):
+        xb, lb = x[sl], logp[sl]
+        xp.subtract(xb, xb.max(axis=1, keepdims=True), out=lb)
+        e = xp.exp(lb, out=backend.scratch("ce.exp", lb.shape, lb.dtype))
+        lse = e.sum(axis=1, keepdims=True)
+        lb -= xp.log(lse, out=lse)
+    backend.parallel_blocks(block, blocks)
+    return logp
 
 
 class CrossEntropy(_ClassLoss):
