@@ -21,8 +21,12 @@ N = 37      # blocks of 4 and 3 samples below: several per thread, the last ones
 
 @pytest.fixture(autouse=True)
 def _restore_threads():
+    """The thread count restored after each test, and the block pool on during it (off by
+    default, see backend.POOL): with 2 threads the blocks here really run on two threads."""
     before = thw.get_num_threads()
+    pool = backend.set_block_pool(True)
     yield
+    backend.set_block_pool(pool)
     thw.set_num_threads(before)
 
 
@@ -144,6 +148,7 @@ CONVS = [  # C, O, size, kernel, stride, padding, dilation, groups, bias
     (9, 8, 7, 1, 1, 0, 1, 1, True),
     (8, 8, 12, (3, 2), 1, (1, 0), 1, 1, True),
     (8, 10, 16, (5, 3), 1, (2, 1), 1, 1, False),
+    (8, 8, 7, 3, 1, 1, 1, 1, False),          # 7x7 maps, as ResNet-20's last stage
 ]
 
 
@@ -198,19 +203,22 @@ def test_conv2d_same_for_any_thread_count(small_blocks, case, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("stride", [1, 2])
 def test_conv2d_blocked_equals_one_block(monkeypatch, dtype, stride):
-    """The default plan on a batch big enough for several blocks against one block of it all."""
+    """Several blocks against one block of it all, on a batch big enough for several."""
     thw.set_num_threads(2)
     monkeypatch.setattr(_conv, "BLOCKED_IM2COL", True)
     arrays, kw = _conv_arrays((16, 16, 14, 3, stride, 1, 1, 1, True), dtype, "batch_last")
     arrays[0] = np.random.default_rng(0).standard_normal((64, 16, 14, 14)).astype(dtype)
     counts, real = [], backend.parallel_blocks
     monkeypatch.setattr(backend, "parallel_blocks", lambda fn, blocks: counts.append(len(blocks)) or real(fn, blocks))
+    monkeypatch.setattr(backend, "L2_BYTES", 1)       # the shifted forward: one output row a block
     many = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * 3)
-    # forward, weight and input gradient (shifted path) or forward and backward (im2col path)
-    assert min(counts) > 1 and len(counts) == (3 if stride == 1 else 2)
+    # the weight gradient (shifted path; its forwards run their row blocks on BLAS's threads)
+    # or forward and backward (im2col path) on the pool
+    assert min(counts) > 1 and len(counts) == (1 if stride == 1 else 2)
     monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 1e9)
+    monkeypatch.setattr(backend, "L2_BYTES", 1 << 40)
     one = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * 3)
-    assert set(counts[3 if stride == 1 else 2:]) == {1}
+    assert set(counts[1 if stride == 1 else 2:]) == {1}
     for a, b in zip(many, one):
         np.testing.assert_allclose(a, b, **SAME[dtype])
 
@@ -224,6 +232,100 @@ def test_shifted_path_is_taken(monkeypatch):
         arrays, kw = _conv_arrays(case, np.float32, "c")
         F.conv2d(*[thw.tensor(a) for a in arrays], **kw)
     assert len(taken) == len(CONVS[7:])
+
+
+@pytest.mark.parametrize("case", [CONVS[7], CONVS[8], CONVS[-1]])
+def test_shifted_conv_with_the_numpy_fallback(monkeypatch, case):
+    """Without OpenBLAS's accumulating GEMM (another BLAS) the shifted route gives the same."""
+    arrays, kw = _conv_arrays(case, np.float64, "batch_last")
+    fast = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * len(arrays))
+    monkeypatch.setattr(backend, "_cblas", {})
+    slow = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * len(arrays))
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+# --- the accumulating GEMMs (OpenBLAS through ctypes, NumPy fallback) ------------------------
+def _operands(dtype):
+    """a (5, 7) and b (7, 4) as C-order arrays, transposed views and strided slices."""
+    rng = np.random.default_rng(11)
+    big = rng.standard_normal((20, 30)).astype(dtype)
+    a_list = [np.ascontiguousarray(big[:5, :7]), big[:7, :5].T, big[2:7, 3:10], big[1:11:2, :7]]
+    b_list = [np.ascontiguousarray(big[8:15, :4]), big[10:14, 8:15].T, big[12:19, 20:24]]
+    return a_list, b_list
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_matches_numpy(monkeypatch, fallback, dtype):
+    if fallback:
+        monkeypatch.setattr(backend, "_cblas", {})
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    a_list, b_list = _operands(dtype)
+    for a in a_list:
+        for b in b_list:
+            for order in "CF":
+                for beta in (0.0, 1.0, 0.5):
+                    c0 = np.random.default_rng(1).standard_normal((5, 4)).astype(dtype)
+                    out = np.array(c0, order=order)
+                    if beta == 0.0:
+                        out[0, 0] = np.nan          # beta 0 ignores what out held
+                    backend.gemm(a, b, out, beta=beta)
+                    np.testing.assert_allclose(out, a.astype(np.float64) @ b + beta * c0, **tol)
+    with pytest.raises(ValueError, match=r"\(5, 7\) @ \(4, 4\)"):
+        backend.gemm(a_list[0], np.ones((4, 4), dtype), np.empty((5, 4), dtype))
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_taps_match_a_loop_of_numpy_products(monkeypatch, fallback, dtype):
+    if fallback:
+        monkeypatch.setattr(backend, "_cblas", {})
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    rng = np.random.default_rng(12)
+    T, M, K, L = 4, 3, 5, 9
+    offsets = [0, 1, 7, 12]
+    x = rng.standard_normal((K, 40)).astype(dtype)[:, 2:30]     # strided rows: a view
+    a = rng.standard_normal((T, M, K)).astype(dtype)
+    for beta in (0.0, 1.0):
+        c0 = rng.standard_normal((M, L)).astype(dtype)
+        out = c0.copy()
+        backend.gemm_taps(a, x, offsets, out, beta=beta)
+        want = beta * c0 + sum(a[t].astype(np.float64) @ x[:, o:o + L] for t, o in enumerate(offsets))
+        np.testing.assert_allclose(out, want, **tol)
+        g = rng.standard_normal((M, L)).astype(dtype)
+        d0 = rng.standard_normal((T, M, K)).astype(dtype)
+        each = d0.copy()
+        backend.gemm_taps_t(g, x, offsets, each, beta=beta)
+        for t, o in enumerate(offsets):
+            np.testing.assert_allclose(each[t], beta * d0[t] + g.astype(np.float64) @ x[:, o:o + L].T, **tol)
+    if not fallback:
+        with pytest.raises(ValueError, match="outside x's 28 columns"):
+            backend.gemm_taps(a, x, [0, 1, 2, 20], np.empty((M, L), dtype))
+        with pytest.raises(ValueError, match="outside x's 28 columns"):
+            backend.gemm_taps_t(np.empty((M, L), dtype), x, [0, 1, 2, 20], np.empty((T, M, K), dtype))
+
+
+def test_block_pool_is_off_by_default_and_results_agree(monkeypatch):
+    """Off (see backend.POOL), blocks run inline on the caller's thread; on, on the pool; the
+    same results either way."""
+    import subprocess
+    import sys
+    fresh = subprocess.run([sys.executable, "-c", "import tinygrad_hw.backend as b; print(b.POOL)"],
+                           capture_output=True, text=True, check=True)
+    assert fresh.stdout.strip() == "False"
+    backend.set_block_pool(False)
+    thw.set_num_threads(2)
+    me = threading.get_ident()
+    assert backend.parallel_blocks(lambda b: threading.get_ident(), [slice(0, 1), slice(1, 2)]) == [me, me]
+    arrays, kw = _conv_arrays(CONVS[7], np.float32, "batch_last")
+    monkeypatch.setattr(backend, "L2_BYTES", 1)
+    monkeypatch.setattr(backend, "MIN_BLOCK_SECONDS", 0.0)
+    inline = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * len(arrays))
+    backend.set_block_pool(True)
+    pooled = _run(lambda *t: F.conv2d(*t, **kw), arrays, [True] * len(arrays))
+    for a, b in zip(inline, pooled):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 # --- pooling and ReLU: blocks of the outer memory axis / of the flat array ------------------

@@ -16,8 +16,12 @@ F32_TOL = dict(rtol=2e-4, atol=1e-4, grad_rtol=2e-4, grad_atol=2e-4)
 
 @pytest.fixture(autouse=True)
 def _restore_threads():
+    """The thread count restored after each test, and the block pool on during it (off by
+    default, see backend.POOL): with 2 threads the blocks here really run on two threads."""
     before = thw.get_num_threads()
+    pool = backend.set_block_pool(True)
     yield
+    backend.set_block_pool(pool)
     thw.set_num_threads(before)
 
 
@@ -149,7 +153,7 @@ def test_batch_norm_same_on_1_and_2_threads(layout, training, plans, monkeypatch
 
 def test_batch_norm_default_plan_large_batch_last():
     """A large batch-last input on the default planner (no patching) against torch."""
-    x = batch_last(np.random.default_rng(3).standard_normal((64, 16, 16, 16)).astype(np.float32))
+    x = batch_last(np.random.default_rng(3).standard_normal((128, 16, 24, 24)).astype(np.float32))
     assert x.nbytes >= backend.ELEMENTWISE_MIN_BYTES
     C = x.shape[1]
     w, b = np.ones(C, np.float32), np.zeros(C, np.float32)
@@ -200,9 +204,9 @@ def test_cross_entropy_same_on_1_and_2_threads(plans, monkeypatch):
 def test_cross_entropy_large_default_plan():
     """Above the size threshold on the default planner, against torch."""
     rng = np.random.default_rng(6)
-    x = (rng.standard_normal((512, 600)) * 3).astype(np.float32)
+    x = (rng.standard_normal((1024, 1100)) * 3).astype(np.float32)
     assert x.nbytes >= backend.ELEMENTWISE_MIN_BYTES
-    t = rng.integers(0, 600, 512)
+    t = rng.integers(0, 1100, 1024)
     compare(lambda a: F.cross_entropy(a, thw.tensor(t)), [x],
             torch_fn=lambda a: TF.cross_entropy(a, torch.from_numpy(t)), **F32_TOL)
 

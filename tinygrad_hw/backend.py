@@ -300,6 +300,16 @@ _region_depth = 0          # parallel regions in flight (BLAS is limited while >
 _region_lock = _threading.Lock()
 _blas_saved = None
 
+# Whether parallel_blocks spreads blocks over the pool's Python threads. Off: on the 2-core VM
+# the benchmarks run on, blocks run inline (still sized to the cache) and BLAS keeps its own
+# threads, and that measured faster in whole training steps (interleaved medians, batch 128:
+# ResNet-20 train 488 -> 453 ms, inference 111 -> 106 ms; LeNet-5 train 7.8 -> 7.4 ms). NumPy
+# takes and releases the GIL around every call, and the hand-offs between two Python threads
+# cost more than the second core gives back to calls of tens of microseconds, while memory
+# bandwidth (20 GB/s copying, the same on 1 or 2 threads) caps the streaming ops either way.
+# Machines with more cores may gain from it: ``set_block_pool(True)``.
+POOL = False
+
 MIN_BLOCK_SECONDS = 2e-4   # each block does at least this much work, so dispatch stays cheap
 _FLOP_RATE = 5e10          # rough single-core rates that turn a block's work into seconds
 _BYTE_RATE = 5e9
@@ -341,6 +351,14 @@ def set_num_threads(n):
         old.shutdown(wait=True)
     for lib in _blas():
         lib.set_num_threads(n)
+
+
+def set_block_pool(enabled):
+    """Run the blocks of the CPU ops on the thread pool (``True``) or inline (``False``, the
+    default; see POOL). Returns the previous setting."""
+    global POOL
+    old, POOL = POOL, bool(enabled)
+    return old
 
 
 def _blas():
@@ -387,7 +405,7 @@ def plan_blocks(dev, n, bytes_per_sample, flops_per_sample=0, min_block=1):
     """
     if dev.type != "cpu" or n <= 1 or getattr(_local, "busy", False):
         return [slice(0, n)]
-    threads = get_num_threads()
+    threads = get_num_threads() if POOL else 1
     min_block = max(1, min(min_block, n))
     seconds = flops_per_sample / _FLOP_RATE + bytes_per_sample / _BYTE_RATE     # per sample
     fewest = max(min_block, -(-MIN_BLOCK_SECONDS // max(seconds, 1e-12)))     # smallest block
@@ -432,7 +450,7 @@ def _limit_blas(enter):
 def parallel_blocks(fn, blocks):
     """``[fn(b) for b in blocks]``, the calls spread over the thread pool (BLAS single-threaded
     meanwhile). Inline, in order, for one block, one thread, or inside another op's block."""
-    threads = get_num_threads()
+    threads = get_num_threads() if POOL else 1
     if len(blocks) == 1 or threads == 1 or getattr(_local, "busy", False):
         return [fn(b) for b in blocks]
     workers = min(threads, len(blocks))
@@ -468,10 +486,11 @@ def parallel_blocks(fn, blocks):
     return results
 
 
-# Below this many bytes an elementwise op runs as one call: the pool's dispatch (tens of us) eats
-# what a second core saves (ReLU forward + backward on LeNet-5's 864 KiB: 0.31 ms split over
-# 2 threads against 0.32 ms in one call).
-ELEMENTWISE_MIN_BYTES = 1 << 20
+# Below this many bytes an elementwise op runs as one call, and so do batch norm, pooling and
+# cross-entropy: splitting costs more than it saves (with the pool on, ReLU forward on LeNet-5's
+# 1.77 MB at batch 128: 244 us in blocks against 116 us in one call; at 6.4 MB 418 against 443).
+# Whole LeNet-5 train steps at batch 128 measured 8.07 ms with 1 MiB here, 7.23 ms with 4 MiB.
+ELEMENTWISE_MIN_BYTES = 4 << 20
 
 
 def _flat(a):
@@ -486,7 +505,8 @@ def _flat(a):
 def parallel_elementwise(fn, out, *arrays):
     """``fn(out, *arrays)`` for an elementwise ``fn`` writing into ``out``, split into blocks over
     the pool when the arrays are large, dense and share out's memory layout (one call otherwise)."""
-    if (not isinstance(out, np.ndarray) or out.nbytes < ELEMENTWISE_MIN_BYTES or get_num_threads() == 1
+    if (not isinstance(out, np.ndarray) or out.nbytes < ELEMENTWISE_MIN_BYTES or not POOL
+            or get_num_threads() == 1
             or getattr(_local, "busy", False)
             or any(a.shape != out.shape or a.strides != out.strides for a in arrays)):
         fn(out, *arrays)
@@ -529,3 +549,166 @@ def scratch(name, shape, dtype, zero=False):
 
 
 SCRATCH_BYTES = 64 << 20
+
+
+# --- GEMM with accumulation (CPU) ------------------------------------------------------------
+# NumPy's matmul has no ``beta``: a sum of products (the taps of a conv) needs a temporary and an
+# add per term. OpenBLAS, which NumPy's wheels bundle, has ``out = a @ b + beta * out`` with any
+# leading dimension, so a strided slice of an input is an operand as it stands. It is called
+# through ctypes, which releases the GIL for the call, so blocks on the pool run in parallel.
+# Other BLAS libraries (or none found) take the NumPy fallback, same results.
+_cblas = None             # {dtype: ctypes function} once looked up; {} when unavailable
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _find_cblas():
+    """OpenBLAS's cblas_sgemm/cblas_dgemm from the library NumPy loaded, or {}."""
+    import ctypes
+    for lib in _blas():
+        if getattr(lib, "internal_api", None) != "openblas":
+            continue
+        try:
+            dll = ctypes.CDLL(lib.filepath)
+        except OSError:
+            continue
+        # builds name their symbols with a prefix and a suffix (scipy-openblas: scipy_..64_)
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
+            config = getattr(dll, f"{prefix}openblas_get_config{suffix}", None)
+            sgemm = getattr(dll, f"{prefix}cblas_sgemm{suffix}", None)
+            dgemm = getattr(dll, f"{prefix}cblas_dgemm{suffix}", None)
+            if config is None or sgemm is None or dgemm is None:
+                continue
+            config.restype = ctypes.c_char_p
+            index = ctypes.c_int64 if b"USE64BITINT" in config() else ctypes.c_int32
+            funcs = {}
+            for dtype, fn, real in ((np.dtype(np.float32), sgemm, ctypes.c_float),
+                                    (np.dtype(np.float64), dgemm, ctypes.c_double)):
+                fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
+                               ctypes.c_void_p, index, ctypes.c_void_p, index, real, ctypes.c_void_p, index]
+                fn.restype = None
+                funcs[dtype] = fn
+            return funcs
+    return {}
+
+
+def _cblas_funcs():
+    global _cblas
+    if _cblas is None:
+        try:
+            _cblas = _find_cblas()
+        except Exception:         # any surprise in a foreign library: the NumPy fallback
+            _cblas = {}
+    return _cblas
+
+
+def _operand(a):
+    """(transpose flag, leading dimension) of a 2-D array as BLAS sees it, or None if BLAS can't
+    take it (no unit stride, negative or odd strides)."""
+    r, c = a.shape
+    s0, s1 = a.strides
+    size = a.itemsize
+    if s0 % size or s1 % size:
+        return None
+    if s1 == size or c == 1:
+        ld = s0 // size if r > 1 else max(1, c)
+        if ld >= max(1, c):
+            return _NO_TRANS, ld
+    if s0 == size or r == 1:
+        ld = s1 // size if c > 1 else max(1, r)
+        if ld >= max(1, r):
+            return _TRANS, ld
+    return None
+
+
+def gemm(a, b, out, beta=0.0):
+    """``out[...] = a @ b + beta * out`` on the CPU, in place, for 2-D float32/float64 NumPy arrays
+    of one dtype; ``a`` and ``b`` may be strided views (a unit stride on one axis). ``beta=0``
+    ignores what ``out`` held (NaNs included). Returns ``out``.
+
+    Notation: a (M, K), b (K, N), out (M, N).
+    """
+    M, N = out.shape
+    K = a.shape[1]
+    if a.shape[0] != M or b.shape != (K, N):
+        raise ValueError(f"gemm: shapes {a.shape} @ {b.shape} do not give out's {out.shape}")
+    fn = _cblas_funcs().get(out.dtype) if a.dtype == b.dtype == out.dtype else None
+    oa, ob = (_operand(a), _operand(b)) if fn is not None else (None, None)
+    oc = _operand(out) if oa and ob else None
+    if oc is None or M == 0 or N == 0:
+        return _gemm_numpy(a, b, out, beta)
+    if K == 0:
+        out *= beta
+        return out
+    if oc[0] == _TRANS:         # out column-major: compute out.T = b.T @ a.T, row-major
+        (ta, lda), (tb, ldb), ldc = ob, oa, oc[1]
+        flip = {_NO_TRANS: _TRANS, _TRANS: _NO_TRANS}
+        fn(_ROW_MAJOR, flip[ta], flip[tb], N, M, K, 1.0, b.ctypes.data, lda, a.ctypes.data, ldb,
+           beta, out.ctypes.data, ldc)
+    else:
+        fn(_ROW_MAJOR, oa[0], ob[0], M, N, K, 1.0, a.ctypes.data, oa[1], b.ctypes.data, ob[1],
+           beta, out.ctypes.data, oc[1])
+    return out
+
+
+def _gemm_numpy(a, b, out, beta):
+    if beta == 0:
+        np.matmul(a, b, out=out)
+    else:
+        out *= beta
+        out += a @ b
+    return out
+
+
+def _rows(a):
+    """The leading dimension of a 2-D array with unit column stride, or None."""
+    if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize or a.strides[0] < 0:
+        return None
+    return a.strides[0] // a.itemsize if a.shape[0] > 1 else max(1, a.shape[1])
+
+
+def gemm_taps(a, x, offsets, out, beta=0.0):
+    """``out = sum_t a[t] @ x[:, offsets[t]:offsets[t] + L] + beta * out``: the GEMMs of the taps
+    of a convolution, each reading its window of ``x`` in place (pointer arithmetic, no slices).
+
+    Notation: a (T, M, K), x (K, X) with unit column stride, out (M, L); offsets in elements.
+    """
+    T, M, K = a.shape
+    L = out.shape[1]
+    fn = _cblas_funcs().get(out.dtype) if a.dtype == x.dtype == out.dtype else None
+    ldx, ldc = _rows(x), _rows(out)
+    if fn is None or ldx is None or ldc is None or not a.flags.c_contiguous or T == 0 or M * L * K == 0:
+        for t in range(T):
+            _gemm_numpy(a[t], x[:, offsets[t]:offsets[t] + L], out, beta if t == 0 else 1.0)
+        if T == 0:
+            out *= beta
+        return out
+    if max(offsets) + L > x.shape[1] or min(offsets) < 0:
+        raise ValueError(f"gemm_taps: windows {min(offsets)}..{max(offsets) + L} outside x's {x.shape[1]} columns")
+    pa, px, pc, size = a.ctypes.data, x.ctypes.data, out.ctypes.data, out.itemsize
+    for t in range(T):
+        fn(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, M, L, K, 1.0, pa + t * M * K * size, K,
+           px + offsets[t] * size, ldx, beta if t == 0 else 1.0, pc, ldc)
+    return out
+
+
+def gemm_taps_t(g, x, offsets, out, beta=0.0):
+    """``out[t] = g @ x[:, offsets[t]:offsets[t] + L].T + beta * out[t]`` for every tap t: the
+    weight gradient of a convolution, each window of ``x`` read in place.
+
+    Notation: g (M, L), x (K, X) with unit column stride, out (T, M, K) C-contiguous.
+    """
+    T, M, K = out.shape
+    L = g.shape[1]
+    fn = _cblas_funcs().get(out.dtype) if g.dtype == x.dtype == out.dtype else None
+    ldg, ldx = _rows(g), _rows(x)
+    if fn is None or ldg is None or ldx is None or not out.flags.c_contiguous or M * K * L == 0:
+        for t in range(T):
+            _gemm_numpy(g, x[:, offsets[t]:offsets[t] + L].T, out[t], beta)
+        return out
+    if max(offsets) + L > x.shape[1] or min(offsets) < 0:
+        raise ValueError(f"gemm_taps_t: windows {min(offsets)}..{max(offsets) + L} outside x's {x.shape[1]} columns")
+    pg, px, pc, size = g.ctypes.data, x.ctypes.data, out.ctypes.data, out.itemsize
+    for t in range(T):
+        fn(_ROW_MAJOR, _NO_TRANS, _TRANS, M, K, L, 1.0, pg, ldg, px + offsets[t] * size, ldx,
+           beta, pc + t * M * K * size, K)
+    return out

@@ -381,22 +381,25 @@ class _BlockedConv:
 
 # --- stride 1: the taps as shifted GEMMs, with no column matrix -------------------------------
 # Stored (C, Hp + 1, Wp, N) and flattened to (C, L), a padded batch-last input holds, for every
-# tap (i, j), the values that tap reads for all outputs of rows r0..r1 as ONE contiguous slice,
-# [off + r0 * Wp * N, off + r1 * Wp * N) with off = (i * dh * Wp + j * dw) * N, if the output is
-# computed over the padded width Wp (its columns OW..Wp are garbage, dropped when copied out; the
-# extra row keeps the last tap's slice inside the buffer). So the conv is a sum of KH*KW GEMMs
-# W[:, :, i, j] (O, C) @ slice (C, rows * Wp * N), straight from the input: no im2col copy, and
-# the small GEMMs of a block of rows run in cache. The weight gradient is the same sum with
-# g (zero in the garbage columns) as the left factor, and the input gradient is this forward on
-# g padded by d*(k-1) - p with the kernel flipped. Blocks are rows of the output.
-# (ResNet-20's 16->16 3x3 at batch 128 on 1 thread, CPU time: forward 10.5 ms and backward 21.6 ms
-# against 15.6 and 30.0 ms for whole-batch im2col + GEMM; its GEMMs K = C are thin, so with
-# fewer than SHIFTED_MIN_CHANNELS channels im2col wins: LeNet-5's 6->16 5x5, 3.3 ms against 2.4.)
+# tap (i, j), the values that tap reads for all outputs of rows r0..r1 as ONE contiguous run per
+# channel, [off + r0 * Wp * N, off + r1 * Wp * N) with off = (i * dh * Wp + j * dw) * N, if the
+# output is computed over the padded width Wp (its columns OW..Wp are garbage, dropped when copied
+# out; the extra row keeps the last tap's run inside the buffer). So the conv is a sum of KH*KW
+# GEMMs W[:, :, i, j] (O, C) @ run (C, rows * Wp * N), each reading its run in place and
+# accumulating in place (backend.gemm_taps: BLAS's beta, no temporaries, no im2col copy). The
+# weight gradient walks output rows with g's row (no garbage: OW*N values) as the left factor
+# (backend.gemm_taps_t), summed per block of rows, then once; the input gradient is this forward
+# on g padded by d*(k-1) - p with the kernel flipped.
+# Measured in whole ResNet-20 train steps at batch 128 (profiler, per call, against the route
+# before: a NumPy matmul into a temporary and an add per tap, and im2col on 7x7 maps): 16->16 at
+# 28x28 forward 8.7 -> 8.1 ms, backward 14.8 -> 11.6; 32->32 at 14x14 8.7 -> 5.2 and
+# 14.4 -> 10.8; 64->64 at 7x7 forward 5.6 -> 3.9; the step 521-545 -> 442 ms.
 SHIFTED_MIN_CHANNELS = 8     # below this the per-tap GEMMs are too thin (K = C): im2col wins
 
 
-def _pad_flat(x_bl, ph, pw, dtype):
-    """x_bl (C, H, W, N) zero-padded to (C, H + 2ph + 1, W + 2pw, N): the extra row is zeros."""
+def _pad(x_bl, ph, pw, dtype):
+    """x_bl (C, H, W, N) zero-padded to (C, H + 2ph + 1, W + 2pw, N): the extra row of zeros keeps
+    the last tap's run of a block computed over the padded width inside the buffer."""
     C, H, W, N = x_bl.shape
     buf = np.empty((C, H + 2 * ph + 1, W + 2 * pw, N), dtype=dtype)
     buf[:, :ph] = 0
@@ -408,66 +411,60 @@ def _pad_flat(x_bl, ph, pw, dtype):
     return buf
 
 
-def _row_blocks(rows, row_bytes, row_flops):
-    return backend.plan_blocks(backend.CPU, rows, row_bytes, flops_per_sample=row_flops)
+def _tap_offsets(KH, KW, dilation, Wp, N):
+    """Where every tap's run starts, from the start of its output row's input row, in elements."""
+    (dh, dw) = dilation
+    return [(i * dh * Wp + j * dw) * N for i in range(KH) for j in range(KW)]
 
 
-def _shifted_forward(xpad, wt, offsets, OH, OW, out, bias=None):
-    """out (O, OH, OW, N) = sum_t wt[t] (O, C) @ (the slice of tap t), rows in blocks on the pool.
+def _shifted_forward(xpad, wt, KH, KW, dilation, OH, OW, out, bias=None):
+    """out (O, OH, OW, N) = the stride-1 conv of xpad with the taps wt.
 
-    Notation: xpad (C, Hp + 1, Wp, N) as from _pad_flat, wt (T, O, C), offsets (T,) in elements.
+    Notation: xpad (C, Hp + 1, Wp, N) from _pad, wt (KH*KW, O, C) in (i, j) order.
+
+    Blocks of output rows, computed over the padded width (the columns OW..Wp are garbage, dropped
+    when the block is copied out), so a tap's run for the whole block is one GEMM of the block's
+    length L; one after the other, each GEMM on BLAS's own threads (they synchronise without the
+    GIL: the 16->16 GEMMs at L = 15360 ran at 106 GFLOP/s on 2 threads against 57 on one, where
+    two Python threads splitting the blocks gained nothing). Blocks are sized so that a tap's runs
+    and the block's result stay in the L2 cache.
     """
     C, _, Wp, N = xpad.shape
-    T, O, _ = wt.shape
+    O = wt.shape[1]
     R = Wp * N                      # elements of one padded row
     xf = xpad.reshape(C, -1)
-    dtype = xpad.dtype
+    offsets = _tap_offsets(KH, KW, dilation, Wp, N)
+    rows = max(1, min(OH, backend.L2_BYTES // (xpad.itemsize * (C + O) * R)))
+    acc = backend.scratch("shift.acc", (O, rows * R), xpad.dtype)
     bias = None if bias is None else bias.reshape(O, 1, 1, 1)
-
-    def block(sl):
-        r0, nr = sl.start, sl.stop - sl.start
-        L, base = nr * R, sl.start * R
-        acc = backend.scratch("shift.acc", (O, L), dtype)
-        tmp = backend.scratch("shift.tmp", (O, L), dtype) if T > 1 else None
-        for t in range(T):
-            src = xf[:, base + offsets[t]:base + offsets[t] + L]
-            if t == 0:
-                np.matmul(wt[0], src, out=acc)
-            else:
-                np.matmul(wt[t], src, out=tmp)
-                acc += tmp
-        res = acc.reshape(O, nr, Wp, N)[:, :, :OW]
-        dst = out[:, r0:r0 + nr]
+    for r0 in range(0, OH, rows):
+        nr = min(rows, OH - r0)
+        res = acc[:, :nr * R]
+        backend.gemm_taps(wt, xf, [r0 * R + o for o in offsets], res)
+        res = res.reshape(O, nr, Wp, N)[:, :, :OW]
         if bias is None:
-            np.copyto(dst, res)
+            np.copyto(out[:, r0:r0 + nr], res)
         else:
-            np.add(res, bias, out=dst)
-    blocks = _row_blocks(OH, 4 * (C * R * 2 + 2 * O * R), 2 * T * O * C * R)
-    backend.parallel_blocks(block, blocks)
+            np.add(res, bias, out=out[:, r0:r0 + nr])
     return out
 
 
-def _shifted_weight_grad(xpad, g_bl, taps, offsets, OW):
-    """(T, O, C): sum over positions of g (O, OH, OW, N) times the slice of every tap."""
+def _shifted_weight_grad(xpad, g_bl, KH, KW, dilation):
+    """(T, O, C): for every tap, sum over all outputs of g (O, OH, OW, N) times what the tap read."""
     C, _, Wp, N = xpad.shape
-    O, OH = g_bl.shape[:2]
-    R = Wp * N
-    xf = xpad.reshape(C, -1)
-    dtype = xpad.dtype
+    O, OH, OW, _ = g_bl.shape
+    R, L = Wp * N, OW * N
+    xf, gf = xpad.reshape(C, -1), g_bl.reshape(O, -1)
+    offsets = _tap_offsets(KH, KW, dilation, Wp, N)
 
     def block(sl):
-        nr, base = sl.stop - sl.start, sl.start * R
-        L = nr * R
-        # g over the padded width, zero in the garbage columns so they add nothing
-        ge = backend.scratch("shift.g", (O, nr, Wp, N), dtype, zero=True)
-        np.copyto(ge[:, :, :OW], g_bl[:, sl])
-        ge = ge.reshape(O, L)
-        part = np.empty((taps, O, C), dtype=dtype)
-        for t in range(taps):
-            np.matmul(ge, xf[:, base + offsets[t]:base + offsets[t] + L].T, out=part[t])
+        part = np.empty((KH * KW, O, C), dtype=xpad.dtype)
+        for y in range(sl.start, sl.stop):
+            backend.gemm_taps_t(gf[:, y * L:(y + 1) * L], xf, [y * R + o for o in offsets], part,
+                                beta=0.0 if y == sl.start else 1.0)
         return part
-    # blocks of rows sized to the cache, so the input rows that the taps share are read once
-    blocks = _row_blocks(OH, 4 * (C * R * 2 + O * R), 2 * taps * O * C * R)
+    blocks = backend.plan_blocks(backend.CPU, OH, xpad.itemsize * (C * R * KH + O * L),
+                                 flops_per_sample=2 * KH * KW * O * C * L)
     parts = backend.parallel_blocks(block, blocks)
     total = parts[0]
     for p in parts[1:]:
@@ -485,16 +482,14 @@ class _ShiftedConv:
         self.w, self.b, self.needs, self.padding, self.dilation = w, b, needs, padding, dilation
         self.OH, self.OW = H + 2 * ph - dh * (KH - 1), W + 2 * pw - dw * (KW - 1)
         self.xshape = (C, H, W, N)
-        self.xpad = _pad_flat(_as_batch_last(x), ph, pw, x.dtype)
-        self.Wp = W + 2 * pw
-        self.offsets = [(i * dh * self.Wp + j * dw) * N for i in range(KH) for j in range(KW)]
+        self.xpad = _pad(_as_batch_last(x), ph, pw, x.dtype)
 
     def forward(self):
         O, C, KH, KW = self.w.shape
-        C_, H, W, N = self.xshape
+        N = self.xshape[3]
         wt = np.ascontiguousarray(self.w.transpose(2, 3, 0, 1)).reshape(KH * KW, O, C)
         out = np.empty((O, self.OH, self.OW, N), dtype=self.xpad.dtype)
-        _shifted_forward(self.xpad, wt, self.offsets, self.OH, self.OW, out, self.b)
+        _shifted_forward(self.xpad, wt, KH, KW, self.dilation, self.OH, self.OW, out, self.b)
         if not self.needs[1]:
             self.xpad = None
         return out.transpose(3, 0, 1, 2)
@@ -509,28 +504,21 @@ class _ShiftedConv:
         if need_b:
             gb = g_bl.reshape(O, -1).sum(axis=1)
         if need_w:
-            parts = _shifted_weight_grad(self.xpad, g_bl, KH * KW, self.offsets, self.OW)
+            parts = _shifted_weight_grad(self.xpad, g_bl, KH, KW, self.dilation)
             gw = np.ascontiguousarray(parts.reshape(KH, KW, O, C).transpose(2, 3, 0, 1))
         if need_x:
-            qh, qw = dh * (KH - 1) - ph, dw * (KW - 1) - pw
-            gpad = _pad_flat(g_bl, qh, qw, g.dtype)
-            Wq = self.OW + 2 * qw
-            offsets = [(i * dh * Wq + j * dw) * N for i in range(KH) for j in range(KW)]
+            gpad = _pad(g_bl, dh * (KH - 1) - ph, dw * (KW - 1) - pw, g.dtype)
             # tap (i, j) of the flipped kernel: w[:, :, KH-1-i, KW-1-j].T, (C, O)
             wf = np.ascontiguousarray(self.w[:, :, ::-1, ::-1].transpose(2, 3, 1, 0)).reshape(KH * KW, C, O)
             gx = np.empty((C, H, W, N), dtype=g.dtype)
-            _shifted_forward(gpad, wf, offsets, H, W, gx)
+            _shifted_forward(gpad, wf, KH, KW, self.dilation, H, W, gx)
             gx = gx.transpose(3, 0, 1, 2)
         return gx, gw, gb
 
 
 def _use_shifted(x, w, stride, padding, dilation, groups):
     O, Cg, KH, KW = w.shape
-    Wp = x.shape[3] + 2 * padding[1]
-    OW = Wp - dilation[1] * (KW - 1)
-    # the garbage columns (OW..Wp) cost work: on 7x7 maps (7 of 9) both routes measured alike
     return (stride == (1, 1) and groups == 1 and min(Cg, O) >= SHIFTED_MIN_CHANNELS
-            and 8 * OW >= 7 * Wp
             and padding[0] <= dilation[0] * (KH - 1) and padding[1] <= dilation[1] * (KW - 1))
 
 
