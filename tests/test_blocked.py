@@ -292,6 +292,13 @@ def test_gemm_matches_numpy(gemm_path, dtype):
                         out[0, 0] = np.nan          # beta 0 ignores what out held
                     backend.gemm(a, b, out, beta=beta)
                     np.testing.assert_allclose(out, a.astype(np.float64) @ b + beta * c0, **tol)
+    raw = np.zeros(5 * 7 * a_list[0].itemsize + 1, np.uint8)       # an unaligned a: the fallback
+    unaligned = raw[1:].view(dtype).reshape(5, 7)
+    unaligned[...] = a_list[0]
+    assert not unaligned.flags.aligned
+    out = np.empty((5, 4), dtype)
+    backend.gemm(unaligned, b_list[0], out)
+    np.testing.assert_allclose(out, a_list[0].astype(np.float64) @ b_list[0], **tol)
     with pytest.raises(ValueError, match=r"\(5, 7\) @ \(4, 4\)"):
         backend.gemm(a_list[0], np.ones((4, 4), dtype), np.empty((5, 4), dtype))
 
@@ -316,11 +323,17 @@ def test_gemm_taps_match_a_loop_of_numpy_products(gemm_path, dtype):
         backend.gemm_taps_t(g, x, offsets, each, beta=beta)
         for t, o in enumerate(offsets):
             np.testing.assert_allclose(each[t], beta * d0[t] + g.astype(np.float64) @ x[:, o:o + L].T, **tol)
-    if gemm_path == "openblas":      # pointer arithmetic: windows are checked against x
-        with pytest.raises(ValueError, match="outside x's 28 columns"):
-            backend.gemm_taps(a, x, [0, 1, 2, 20], np.empty((M, L), dtype))
-        with pytest.raises(ValueError, match="outside x's 28 columns"):
-            backend.gemm_taps_t(np.empty((M, L), dtype), x, [0, 1, 2, 20], np.empty((T, M, K), dtype))
+    # checked before any pointer arithmetic reads memory: windows past x's end, mismatched shapes
+    with pytest.raises(ValueError, match="outside x's 28 columns"):
+        backend.gemm_taps(a, x, [0, 1, 2, 20], np.empty((M, L), dtype))
+    with pytest.raises(ValueError, match="outside x's 28 columns"):
+        backend.gemm_taps_t(np.empty((M, L), dtype), x, [0, 1, 2, 20], np.empty((T, M, K), dtype))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        backend.gemm_taps(a, x[:4], offsets, np.empty((M, L), dtype))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        backend.gemm_taps(a, x, offsets[:3], np.empty((M, L), dtype))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        backend.gemm_taps_t(np.empty((M + 1, L), dtype), x, offsets, np.empty((T, M, K), dtype))
 
 
 def test_block_pool_is_off_by_default_and_results_agree(monkeypatch):

@@ -607,7 +607,7 @@ def _operand(a):
     r, c = a.shape
     s0, s1 = a.strides
     size = a.itemsize
-    if s0 % size or s1 % size:
+    if s0 % size or s1 % size or not a.flags.aligned:
         return None
     if s1 == size or c == 1:
         ld = s0 // size if r > 1 else max(1, c)
@@ -661,9 +661,18 @@ def _gemm_numpy(a, b, out, beta):
 
 def _rows(a):
     """The leading dimension of a 2-D array with unit column stride, or None."""
-    if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize or a.strides[0] < 0:
+    if (a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize or a.strides[0] < 0
+            or not a.flags.aligned):
         return None
     return a.strides[0] // a.itemsize if a.shape[0] > 1 else max(1, a.shape[1])
+
+
+def _check_taps(name, x, K, offsets, L, shapes_ok, shapes):
+    """Shapes and windows checked before any pointer arithmetic reads memory."""
+    if not shapes_ok or x.shape[0] != K:
+        raise ValueError(f"{name}: shapes do not match: {shapes}")
+    if len(offsets) and (max(offsets) + L > x.shape[1] or min(offsets) < 0):
+        raise ValueError(f"{name}: windows {min(offsets)}..{max(offsets) + L} outside x's {x.shape[1]} columns")
 
 
 def gemm_taps(a, x, offsets, out, beta=0.0):
@@ -674,6 +683,8 @@ def gemm_taps(a, x, offsets, out, beta=0.0):
     """
     T, M, K = a.shape
     L = out.shape[1]
+    _check_taps("gemm_taps", x, K, offsets, L, out.shape[0] == M and x.ndim == 2 and len(offsets) == T,
+                f"taps {a.shape}, x {x.shape}, out {out.shape}")
     fn = _cblas_funcs().get(out.dtype) if a.dtype == x.dtype == out.dtype else None
     ldx, ldc = _rows(x), _rows(out)
     if fn is None or ldx is None or ldc is None or not a.flags.c_contiguous or T == 0 or M * L * K == 0:
@@ -682,8 +693,6 @@ def gemm_taps(a, x, offsets, out, beta=0.0):
         if T == 0:
             out *= beta
         return out
-    if max(offsets) + L > x.shape[1] or min(offsets) < 0:
-        raise ValueError(f"gemm_taps: windows {min(offsets)}..{max(offsets) + L} outside x's {x.shape[1]} columns")
     pa, px, pc, size = a.ctypes.data, x.ctypes.data, out.ctypes.data, out.itemsize
     for t in range(T):
         fn(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, M, L, K, 1.0, pa + t * M * K * size, K,
@@ -699,14 +708,14 @@ def gemm_taps_t(g, x, offsets, out, beta=0.0):
     """
     T, M, K = out.shape
     L = g.shape[1]
+    _check_taps("gemm_taps_t", x, K, offsets, L, g.shape[0] == M and x.ndim == 2 and len(offsets) == T,
+                f"g {g.shape}, x {x.shape}, out {out.shape}")
     fn = _cblas_funcs().get(out.dtype) if g.dtype == x.dtype == out.dtype else None
     ldg, ldx = _rows(g), _rows(x)
     if fn is None or ldg is None or ldx is None or not out.flags.c_contiguous or M * K * L == 0:
         for t in range(T):
             _gemm_numpy(g, x[:, offsets[t]:offsets[t] + L].T, out[t], beta)
         return out
-    if max(offsets) + L > x.shape[1] or min(offsets) < 0:
-        raise ValueError(f"gemm_taps_t: windows {min(offsets)}..{max(offsets) + L} outside x's {x.shape[1]} columns")
     pg, px, pc, size = g.ctypes.data, x.ctypes.data, out.ctypes.data, out.itemsize
     for t in range(T):
         fn(_ROW_MAJOR, _NO_TRANS, _TRANS, M, K, L, 1.0, pg, ldg, px + offsets[t] * size, ldx,
