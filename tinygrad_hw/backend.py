@@ -303,11 +303,12 @@ _blas_saved = None
 # Whether parallel_blocks spreads blocks over the pool's Python threads. Off: on the 2-core VM
 # the benchmarks run on, blocks run inline (still sized to the cache) and BLAS keeps its own
 # threads, and that measured faster in whole training steps (interleaved medians, batch 128:
-# ResNet-20 train 488 -> 453 ms, inference 111 -> 106 ms; LeNet-5 train 7.8 -> 7.4 ms). NumPy
-# takes and releases the GIL around every call, and the hand-offs between two Python threads
-# cost more than the second core gives back to calls of tens of microseconds, while memory
-# bandwidth (20 GB/s copying, the same on 1 or 2 threads) caps the streaming ops either way.
-# Machines with more cores may gain from it: ``set_block_pool(True)``.
+# ResNet-20 train 488 -> 453 ms, inference 111 -> 106 ms; LeNet-5 train 7.8 -> 7.4 ms). Why is
+# not settled: independent GEMMs of 100-200 us on two Python threads scale 1.7-2x there, yet the
+# row blocks of one conv split over two such threads ran slower than one caller whose GEMMs use
+# BLAS's 2 threads (ResNet-20's 16->16 forward 7.6 against 4.3 ms), and memory bandwidth (20 GB/s
+# copying, the same on 1 or 2 threads) caps the streaming ops either way. Machines with more
+# cores may gain from the pool: ``set_block_pool(True)``.
 POOL = False
 
 MIN_BLOCK_SECONDS = 2e-4   # each block does at least this much work, so dispatch stays cheap
@@ -555,8 +556,8 @@ SCRATCH_BYTES = 64 << 20
 # NumPy's matmul has no ``beta``: a sum of products (the taps of a conv) needs a temporary and an
 # add per term. OpenBLAS, which NumPy's wheels bundle, has ``out = a @ b + beta * out`` with any
 # leading dimension, so a strided slice of an input is an operand as it stands. It is called
-# through ctypes, which releases the GIL for the call, so blocks on the pool run in parallel.
-# Other BLAS libraries (or none found) take the NumPy fallback, same results.
+# through ctypes (which releases the GIL for the call, as NumPy does). Other BLAS libraries (or
+# none found) take the NumPy fallback: the same results, a temporary and an add per term.
 _cblas = None             # {dtype: ctypes function} once looked up; {} when unavailable
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 

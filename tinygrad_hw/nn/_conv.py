@@ -424,10 +424,10 @@ def _shifted_forward(xpad, wt, KH, KW, dilation, OH, OW, out, bias=None):
 
     Blocks of output rows, computed over the padded width (the columns OW..Wp are garbage, dropped
     when the block is copied out), so a tap's run for the whole block is one GEMM of the block's
-    length L; one after the other, each GEMM on BLAS's own threads (they synchronise without the
-    GIL: the 16->16 GEMMs at L = 15360 ran at 106 GFLOP/s on 2 threads against 57 on one, where
-    two Python threads splitting the blocks gained nothing). Blocks are sized so that a tap's runs
-    and the block's result stay in the L2 cache.
+    length L; one after the other, each GEMM on BLAS's own threads (the 16->16 GEMMs at
+    L = 15360 ran at 106 GFLOP/s on 2 threads against 57 on one; the blocks split over two Python
+    threads with 1-thread BLAS took 7.6 ms against 4.3 for this layer's forward). Blocks are sized
+    so that a tap's runs and the block's result stay in the L2 cache.
     """
     C, _, Wp, N = xpad.shape
     O = wt.shape[1]
