@@ -336,6 +336,13 @@ def test_gemm_taps_match_a_loop_of_numpy_products(gemm_path, dtype):
         backend.gemm_taps_t(np.empty((M + 1, L), dtype), x, offsets, np.empty((T, M, K), dtype))
 
 
+def test_gemm_blocks_fill_one_l2(monkeypatch):
+    monkeypatch.setattr(backend, "L2_BYTES", 1000)
+    sizes = [b.stop - b.start for b in backend.gemm_blocks(23, 300)]
+    assert sizes == [3] * 7 + [2]
+    assert backend.gemm_blocks(5, 10**9) == [slice(k, k + 1) for k in range(5)]   # at least one item
+
+
 def test_block_pool_is_off_by_default_and_results_agree(monkeypatch):
     """Off (see backend.POOL), blocks run inline on the caller's thread; on, on the pool; the
     same results either way."""

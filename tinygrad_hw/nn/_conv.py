@@ -426,19 +426,19 @@ def _shifted_forward(xpad, wt, KH, KW, dilation, OH, OW, out, bias=None):
     when the block is copied out), so a tap's run for the whole block is one GEMM of the block's
     length L; one after the other, each GEMM on BLAS's own threads (the 16->16 GEMMs at
     L = 15360 ran at 106 GFLOP/s on 2 threads against 57 on one; the blocks split over two Python
-    threads with 1-thread BLAS took 7.6 ms against 4.3 for this layer's forward). Blocks are sized
-    so that a tap's runs and the block's result stay in the L2 cache.
+    threads with 1-thread BLAS took 7.6 ms against 4.3 for this layer's forward). Blocks come
+    from backend.gemm_blocks: a tap's runs and the block's result fit one core's L2 cache.
     """
     C, _, Wp, N = xpad.shape
     O = wt.shape[1]
     R = Wp * N                      # elements of one padded row
     xf = xpad.reshape(C, -1)
     offsets = _tap_offsets(KH, KW, dilation, Wp, N)
-    rows = max(1, min(OH, backend.L2_BYTES // (xpad.itemsize * (C + O) * R)))
-    acc = backend.scratch("shift.acc", (O, rows * R), xpad.dtype)
+    blocks = backend.gemm_blocks(OH, xpad.itemsize * (C + O) * R)
+    acc = backend.scratch("shift.acc", (O, (blocks[0].stop - blocks[0].start) * R), xpad.dtype)
     bias = None if bias is None else bias.reshape(O, 1, 1, 1)
-    for r0 in range(0, OH, rows):
-        nr = min(rows, OH - r0)
+    for sl in blocks:
+        r0, nr = sl.start, sl.stop - sl.start
         res = acc[:, :nr * R]
         backend.gemm_taps(wt, xf, [r0 * R + o for o in offsets], res)
         res = res.reshape(O, nr, Wp, N)[:, :, :OW]
