@@ -234,6 +234,22 @@ def test_shifted_path_is_taken(monkeypatch):
     assert len(taken) == len(CONVS[7:])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", CONVS[7:])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_shifted_weight_grad_by_columns_matches_torch(small_blocks, monkeypatch, threads, case, dtype):
+    """The weight gradient as one GEMM per row over the row's stacked runs (>= 32 channels by
+    default), taken here for the small cases too, in several row blocks."""
+    thw.set_num_threads(threads)
+    monkeypatch.setattr(_conv, "WGRAD_IM2COL_MIN_CHANNELS", 1)
+    copies = []
+    real = backend.scratch
+    monkeypatch.setattr(backend, "scratch", lambda name, *a, **k: copies.append(name) or real(name, *a, **k))
+    arrays, kw = _conv_arrays(case, dtype, "batch_last")
+    compare(F.conv2d, arrays, torch_fn=TF.conv2d, **kw, **(F32_TOL if dtype == np.float32 else {}))
+    assert "shift.wcol" in copies
+
+
 @pytest.mark.parametrize("case", [CONVS[7], CONVS[8], CONVS[-1]])
 def test_shifted_conv_with_the_numpy_fallback(monkeypatch, case):
     """Without OpenBLAS's accumulating GEMM (another BLAS) the shifted route gives the same."""
