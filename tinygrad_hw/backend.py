@@ -678,12 +678,17 @@ def _rows(a):
     return a.strides[0] // a.itemsize if a.shape[0] > 1 else max(1, a.shape[1])
 
 
-def _check_taps(name, x, K, offsets, L, shapes_ok, shapes):
-    """Shapes and windows checked before any pointer arithmetic reads memory."""
-    if not shapes_ok or x.shape[0] != K:
+def _taps_blas(name, x, K, offsets, L, shapes_ok, shapes, arrays, contiguous):
+    """The checks the two tap GEMMs share, made before any pointer arithmetic reads memory, and
+    the BLAS function to call, or None when the NumPy fallback must run."""
+    if not shapes_ok or x.ndim != 2 or x.shape[0] != K:
         raise ValueError(f"{name}: shapes do not match: {shapes}")
     if len(offsets) and (max(offsets) + L > x.shape[1] or min(offsets) < 0):
         raise ValueError(f"{name}: windows {min(offsets)}..{max(offsets) + L} outside x's {x.shape[1]} columns")
+    fn = _cblas_funcs().get(x.dtype) if all(a.dtype == x.dtype for a in arrays) else None
+    if fn is None or not contiguous or any(_rows(a) is None for a in arrays + (x,)):
+        return None
+    return fn
 
 
 def gemm_taps(a, x, offsets, out, beta=0.0):
@@ -694,17 +699,17 @@ def gemm_taps(a, x, offsets, out, beta=0.0):
     """
     T, M, K = a.shape
     L = out.shape[1]
-    _check_taps("gemm_taps", x, K, offsets, L, out.shape[0] == M and x.ndim == 2 and len(offsets) == T,
-                f"taps {a.shape}, x {x.shape}, out {out.shape}")
-    fn = _cblas_funcs().get(out.dtype) if a.dtype == x.dtype == out.dtype else None
-    ldx, ldc = _rows(x), _rows(out)
-    if fn is None or ldx is None or ldc is None or not a.flags.c_contiguous or T == 0 or M * L * K == 0:
+    fn = _taps_blas("gemm_taps", x, K, offsets, L, out.shape[0] == M and len(offsets) == T,
+                    f"taps {a.shape}, x {x.shape}, out {out.shape}", (out,),
+                    a.flags.c_contiguous and a.dtype == x.dtype)
+    if fn is None or T == 0 or M * L * K == 0:
         for t in range(T):
             _gemm_numpy(a[t], x[:, offsets[t]:offsets[t] + L], out, beta if t == 0 else 1.0)
         if T == 0:
             out *= beta
         return out
     pa, px, pc, size = a.ctypes.data, x.ctypes.data, out.ctypes.data, out.itemsize
+    ldx, ldc = _rows(x), _rows(out)
     for t in range(T):
         fn(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, M, L, K, 1.0, pa + t * M * K * size, K,
            px + offsets[t] * size, ldx, beta if t == 0 else 1.0, pc, ldc)
@@ -719,15 +724,15 @@ def gemm_taps_t(g, x, offsets, out, beta=0.0):
     """
     T, M, K = out.shape
     L = g.shape[1]
-    _check_taps("gemm_taps_t", x, K, offsets, L, g.shape[0] == M and x.ndim == 2 and len(offsets) == T,
-                f"g {g.shape}, x {x.shape}, out {out.shape}")
-    fn = _cblas_funcs().get(out.dtype) if g.dtype == x.dtype == out.dtype else None
-    ldg, ldx = _rows(g), _rows(x)
-    if fn is None or ldg is None or ldx is None or not out.flags.c_contiguous or M * K * L == 0:
+    fn = _taps_blas("gemm_taps_t", x, K, offsets, L, g.shape[0] == M and len(offsets) == T,
+                    f"g {g.shape}, x {x.shape}, out {out.shape}", (g,),
+                    out.flags.c_contiguous and out.dtype == x.dtype)
+    if fn is None or M * K * L == 0:
         for t in range(T):
             _gemm_numpy(g, x[:, offsets[t]:offsets[t] + L].T, out[t], beta)
         return out
     pg, px, pc, size = g.ctypes.data, x.ctypes.data, out.ctypes.data, out.itemsize
+    ldg, ldx = _rows(g), _rows(x)
     for t in range(T):
         fn(_ROW_MAJOR, _NO_TRANS, _TRANS, M, K, L, 1.0, pg, ldg, px + offsets[t] * size, ldx,
            beta, pc + t * M * K * size, K)
