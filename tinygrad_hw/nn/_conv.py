@@ -473,12 +473,12 @@ def _shifted_weight_grad(xpad, g_bl, KH, KW, dilation):
                 backend.gemm_taps_t(gf[:, y * L:(y + 1) * L], xf, [y * R + o for o in offsets], part,
                                     beta=0.0 if y == sl.start else 1.0)
             return part
-        part = np.empty((1, O, T * C), dtype=xpad.dtype)
+        part = np.empty((O, T * C), dtype=xpad.dtype)
         col = backend.scratch("shift.wcol", (T * C, L), xpad.dtype)
         for y in range(sl.start, sl.stop):
             for t, o in enumerate(offsets):
                 np.copyto(col[t * C:(t + 1) * C], xf[:, y * R + o:y * R + o + L])
-            backend.gemm_taps_t(gf[:, y * L:(y + 1) * L], col, [0], part, beta=0.0 if y == sl.start else 1.0)
+            backend.gemm(gf[:, y * L:(y + 1) * L], col.T, part, beta=0.0 if y == sl.start else 1.0)
         return part.reshape(O, T, C).transpose(1, 0, 2)
     blocks = backend.plan_blocks(backend.CPU, OH, xpad.itemsize * (C * R * KH + O * L),
                                  flops_per_sample=2 * T * O * C * L)
