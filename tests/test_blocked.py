@@ -22,10 +22,13 @@ N = 37      # blocks of 4 and 3 samples below: several per thread, the last ones
 @pytest.fixture(autouse=True)
 def _restore_threads():
     """The thread count restored after each test, and the block pool on during it (off by
-    default, see backend.POOL): with 2 threads the blocks here really run on two threads."""
+    default, see backend.POOL): with 2 threads the blocks here really run on two threads. oneDNN
+    is off here: these tests are about the NumPy convolutions (tests/test_onednn.py has oneDNN's)."""
     before = thw.get_num_threads()
     pool = backend.set_block_pool(True)
+    onednn = backend.set_onednn(False)
     yield
+    backend.set_onednn(onednn)
     backend.set_block_pool(pool)
     thw.set_num_threads(before)
 

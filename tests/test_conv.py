@@ -7,6 +7,7 @@ from hypothesis import given, strategies as st
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn.functional as F
+from tinygrad_hw import backend
 from oracle import compare
 
 TF = torch.nn.functional
@@ -52,11 +53,17 @@ def _arrays(case, dtype, seed=0):
     return arrays
 
 
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "numpy"])
 @given(case=conv_cases(), dtype=st.sampled_from([np.float64, np.float32]))
-def test_conv2d_matches_torch(device, case, dtype):
+def test_conv2d_matches_torch(device, case, dtype, onednn):
+    """float32 CPU convs run on oneDNN where installed (tinygrad_hw/_onednn.py), or on NumPy."""
     tol = F32_TOL if dtype == np.float32 else {}
-    compare(F.conv2d, _arrays(case, dtype), torch_fn=TF.conv2d, device=device, stride=case["stride"],
-            padding=case["padding"], dilation=case["dilation"], groups=case["groups"], **tol)
+    old = backend.set_onednn(onednn)
+    try:
+        compare(F.conv2d, _arrays(case, dtype), torch_fn=TF.conv2d, device=device, stride=case["stride"],
+                padding=case["padding"], dilation=case["dilation"], groups=case["groups"], **tol)
+    finally:
+        backend.set_onednn(old)
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(stride=2), dict(stride=(1, 2), padding=1)])

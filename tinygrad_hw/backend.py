@@ -737,3 +737,50 @@ def gemm_taps_t(g, x, offsets, out, beta=0.0):
         fn(_ROW_MAJOR, _NO_TRANS, _TRANS, M, K, L, 1.0, pg, ldg, px + offsets[t] * size, ldx,
            beta, pc + t * M * K * size, K)
     return out
+
+
+# --- oneDNN convolutions (CPU, float32) --------------------------------------------------------
+# With the onednn-cpu-gomp wheel installed, float32 CPU convolutions run on oneDNN's direct
+# kernels over channels-last memory (tinygrad_hw/_onednn.py); float64, CuPy arrays, or no library
+# keep the NumPy code in nn/_conv.py. ``set_onednn(False)`` switches it off (the tests run both).
+ONEDNN = True
+
+
+def set_onednn(enabled):
+    """Use oneDNN for float32 CPU convolutions when installed (``True``, the default) or never.
+    Returns the previous setting."""
+    global ONEDNN
+    old, ONEDNN = ONEDNN, bool(enabled)
+    return old
+
+
+def onednn_available():
+    """Whether oneDNN's library is installed and loads."""
+    from . import _onednn
+    return _onednn.load() is not None
+
+
+def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
+    """oneDNN's primitives for this float32 CPU conv2d (see _onednn.convolution), or None: switched
+    off, another dtype, not installed, or a geometry oneDNN has no kernel for."""
+    if not ONEDNN or np.dtype(dtype) != np.float32 or not onednn_available():
+        return None
+    from . import _onednn
+    if _onednn.threads_wanted != get_num_threads():
+        _onednn.set_num_threads(get_num_threads())
+    try:
+        return _onednn.convolution(xshape, wshape, yshape, geom, bias, training)
+    except RuntimeError:
+        return None
+
+
+def channels_last(a):
+    """a (N, C, H, W) as a view of (N, H, W, C)-contiguous memory: a itself when it is one, else a copy."""
+    t = a.transpose(0, 2, 3, 1)
+    return a if t.flags.c_contiguous else np.ascontiguousarray(t).transpose(0, 3, 1, 2)
+
+
+def empty_channels_last(shape, dtype):
+    """An empty (N, C, H, W) array laid out in memory as (N, H, W, C)."""
+    N, C, H, W = shape
+    return np.empty((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)

@@ -94,6 +94,10 @@ class Conv2d(Function):
     def forward(self, x, w, b, stride, padding, dilation, groups):
         xp = self.xp
         if xp is np:
+            onednn = _OneDNNConv.make(x, w, b, stride, padding, dilation, groups, self.needs_input_grad)
+            if onednn is not None:
+                self.blocked = onednn
+                return onednn.forward()
             if _use_shifted(x, w, stride, padding, dilation, groups):
                 self.blocked = _ShiftedConv(x, w, b, padding, dilation, self.needs_input_grad)
                 return self.blocked.forward()
@@ -171,6 +175,59 @@ class Conv2d(Function):
                 gx = gx[:, ph:ph + H, pw:pw + W]
             gx = gx.transpose(3, 0, 1, 2)
         return gx, gw, gb
+
+
+class _OneDNNConv:
+    """A float32 CPU conv2d on oneDNN's kernels (backend.onednn_convolution), channels-last:
+    the output and the input gradient are (N, H, W, C) memory, and so the layers that follow keep
+    them (batch norm, ReLU and adds keep their input's layout). Notation as Conv2d.
+
+    Measured on the 2-core VM (ResNet-20's layers at batch 128, forward / input gradient / weight
+    gradient): 16->16 at 28x28 1.3-2.0 / 1.3-2.0 / 1.2 ms against 3.6 / 5.8 / 5.1 ms for the
+    shifted GEMMs below; 32->32 at 14x14 1.3 / 1.2 / 1.1 against 3.2 / 3.9 / 3.6.
+    """
+
+    @staticmethod
+    def make(x, w, b, stride, padding, dilation, groups, needs):
+        if min(x.shape) == 0 or not w.size:
+            return None
+        O, _, KH, KW = w.shape
+        N, _, H, W = x.shape
+        OH = out_size(H, KH, stride[0], padding[0], dilation[0])
+        OW = out_size(W, KW, stride[1], padding[1], dilation[1])
+        geom = (tuple(stride), tuple(padding), tuple(dilation), groups)
+        conv = backend.onednn_convolution(x.shape, w.shape, (N, O, OH, OW), geom, b is not None,
+                                          any(needs), x.dtype)
+        return None if conv is None else _OneDNNConv(conv, x, w, b, (N, O, OH, OW), needs)
+
+    def __init__(self, conv, x, w, b, yshape, needs):
+        self.conv, self.yshape, self.needs = conv, yshape, needs
+        self.x = backend.channels_last(x)
+        self.w = np.ascontiguousarray(w)
+        self.b = None if b is None else np.ascontiguousarray(b)
+
+    def forward(self):
+        out = backend.empty_channels_last(self.yshape, self.x.dtype)
+        self.conv.forward(self.x, self.w, self.b, out)
+        need_x, need_w, need_b = self.needs
+        if not (need_w or need_b):
+            self.x = None
+        return out
+
+    def backward(self, g):
+        need_x, need_w, need_b = self.needs
+        g = backend.channels_last(g.astype(self.w.dtype, copy=False))
+        gx = gw = gb = None
+        if need_x:
+            gx = self.conv.backward_data(g, self.w, backend.empty_channels_last(self.x_shape(), g.dtype))
+        if need_w or need_b:
+            gw, gb = self.conv.backward_weights(self.x, g)
+            gw = gw.reshape(self.w.shape) if need_w else None
+            gb = gb if need_b else None
+        return gx, gw, gb
+
+    def x_shape(self):
+        return self.conv.xshape
 
 
 def _shape_error(msg, x, w):
