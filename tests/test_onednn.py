@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn as nn
@@ -20,15 +21,21 @@ needs_onednn = pytest.mark.skipif(not backend.onednn_available(),
                                   reason="oneDNN's library (onednn-cpu-gomp) is not installed")
 
 # (x shape, w shape, stride, padding, dilation, groups, bias): ResNet-20's 3x3, its stride-2 and
-# 1x1 downsampling, LeNet-5's 5x5 (one input channel), a grouped, a dilated and an uneven one
+# 1x1 downsampling, its first layer (one input channel), a grouped, a dilated and an uneven one
 LAYERS = [
     ((6, 16, 12, 12), (16, 16, 3, 3), 1, 1, 1, 1, False),
     ((5, 16, 12, 12), (32, 16, 3, 3), 2, 1, 1, 1, False),
     ((5, 16, 12, 12), (32, 16, 1, 1), 2, 0, 1, 1, False),
+    ((7, 1, 28, 28), (16, 1, 3, 3), 1, 1, 1, 1, True),
+    ((3, 32, 9, 9), (32, 16, 3, 3), 1, 1, 1, 2, True),
+    ((3, 16, 11, 10), (16, 16, 3, 2), (2, 3), (1, 0), (2, 1), 1, True),
+    ((2, 16, 10, 10), (24, 16, 5, 5), 3, 2, 1, 1, True),
+]
+# LeNet-5's convs and other small ones stay on NumPy (see nn/_conv.py's ONEDNN_MIN_CHANNELS)
+SMALL = [
     ((7, 1, 28, 28), (6, 1, 5, 5), 1, 0, 1, 1, True),
-    ((3, 8, 9, 9), (8, 2, 3, 3), 1, 1, 1, 4, True),
-    ((3, 4, 11, 10), (6, 4, 3, 2), (2, 3), (1, 0), (2, 1), 1, True),
-    ((2, 3, 10, 10), (4, 3, 3, 3), 3, 1, 1, 1, True),
+    ((7, 6, 12, 12), (16, 6, 5, 5), 1, 0, 1, 1, True),
+    ((3, 8, 9, 9), (32, 2, 3, 3), 1, 1, 1, 4, True),
 ]
 
 
@@ -153,6 +160,40 @@ def test_primitives_are_made_once_per_geometry(monkeypatch):
     for layer in LAYERS[1:4]:
         _run(layer)
     assert len(made) == 4 and len(_onednn._cache) == 2
+
+
+@st.composite
+def wide_layers(draw):
+    """Geometries with 16-20 channels per group (so oneDNN takes them), then an input they fit."""
+    groups = draw(st.integers(1, 2))
+    cg, og = draw(st.integers(16, 20)), draw(st.integers(16, 20))
+    k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    size = []
+    for i in range(2):
+        lo = max(1, dilation[i] * (k[i] - 1) + 1 - 2 * padding[i])
+        size.append(draw(st.integers(lo, lo + 6)))
+    return ((draw(st.integers(1, 3)), cg * groups) + tuple(size), (og * groups, cg) + k, stride, padding,
+            dilation, groups, draw(st.booleans()))
+
+
+@needs_onednn
+@settings(max_examples=40, deadline=None)
+@given(layer=wide_layers())
+def test_drawn_geometries_match_torch_on_onednn(layer):
+    ours, theirs, path, _ = _run(layer)
+    assert path == "_OneDNNConv"
+    _close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+@needs_onednn
+@pytest.mark.parametrize("layer", SMALL)
+def test_small_convs_stay_on_numpy(layer):
+    ours, theirs, path, _ = _run(layer)
+    assert path != "_OneDNNConv"
+    _close(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
 def test_without_the_library_the_numpy_path_runs(monkeypatch):
