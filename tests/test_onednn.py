@@ -136,6 +136,31 @@ def test_a_resnet_block_in_channels_last_matches_torch():
 
 
 @needs_onednn
+@pytest.mark.parametrize("change", ["input", "weight"])
+def test_an_in_place_change_before_backward_raises_as_in_torch(change):
+    """The conv reads its channels-last input and its weight in place in backward, so changing
+    either in between must raise (torch: 'modified by an inplace operation'), not give a wrong
+    gradient."""
+    x = thw.randn(2, 16, 6, 6, requires_grad=True)
+    h = F.conv2d(x, thw.randn(16, 16, 3, 3), padding=1)        # channels-last, as the layers hand over
+    w = thw.randn(16, 16, 3, 3, requires_grad=True)
+    y = F.conv2d(h, w, padding=1)
+    assert type(y._ctx.blocked).__name__ == "_OneDNNConv" and y._ctx.blocked.x is h._data
+    tx = torch.randn(2, 16, 6, 6, requires_grad=True)
+    th = TF.conv2d(tx, torch.randn(16, 16, 3, 3), padding=1)
+    tw = torch.randn(16, 16, 3, 3, requires_grad=True)
+    ty = TF.conv2d(th, tw, padding=1)
+    with thw.no_grad():
+        (h if change == "input" else w).mul_(2)
+    with torch.no_grad():
+        (th if change == "input" else tw).mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        ty.sum().backward()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@needs_onednn
 @pytest.mark.parametrize("threads", [1, 2])
 def test_thread_counts_agree_up_to_summation_order(threads):
     thw.set_num_threads(2)

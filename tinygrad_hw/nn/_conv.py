@@ -97,7 +97,11 @@ class Conv2d(Function):
             onednn = _OneDNNConv.make(x, w, b, stride, padding, dilation, groups, self.needs_input_grad)
             if onednn is not None:
                 self.blocked = onednn
-                return onednn.forward()
+                out = onednn.forward()
+                # what backward reads (the input itself when it is channels-last), kept where the
+                # graph's version check finds it: an in-place change before backward raises
+                self.saved = (onednn.x, onednn.w)
+                return out
             if _use_shifted(x, w, stride, padding, dilation, groups):
                 self.blocked = _ShiftedConv(x, w, b, padding, dilation, self.needs_input_grad)
                 return self.blocked.forward()
@@ -218,8 +222,7 @@ class _OneDNNConv:
     def forward(self):
         out = backend.empty_channels_last(self.yshape, self.x.dtype)
         self.conv.forward(self.x, self.w, self.b, out)
-        need_x, need_w, need_b = self.needs
-        if not (need_w or need_b):
+        if not (self.needs[1] or self.needs[2]):
             self.x = None
         return out
 
@@ -228,15 +231,12 @@ class _OneDNNConv:
         g = backend.channels_last(g.astype(self.w.dtype, copy=False))
         gx = gw = gb = None
         if need_x:
-            gx = self.conv.backward_data(g, self.w, backend.empty_channels_last(self.x_shape(), g.dtype))
+            gx = self.conv.backward_data(g, self.w, backend.empty_channels_last(self.conv.xshape, g.dtype))
         if need_w or need_b:
             gw, gb = self.conv.backward_weights(self.x, g)
             gw = gw.reshape(self.w.shape) if need_w else None
             gb = gb if need_b else None
         return gx, gw, gb
-
-    def x_shape(self):
-        return self.conv.xshape
 
 
 def _shape_error(msg, x, w):
