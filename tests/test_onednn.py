@@ -1,13 +1,13 @@
-"""float32 CPU convolutions on oneDNN (tinygrad_hw/_onednn.py): against torch on the layers the
-models use, channels-last results, the cached primitives, thread counts, and the NumPy path they
-fall back to (float64, switched off, or no library)."""
+"""float32 CPU convolutions and batch norms on oneDNN (tinygrad_hw/_onednn.py): against torch on
+the layers the models use, channels-last results, the cached primitives, thread counts, and the
+NumPy path they fall back to (float64, switched off, or no library)."""
 import platform
 import sys
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import tinygrad_hw as thw
 import tinygrad_hw.nn as nn
@@ -245,3 +245,132 @@ def test_onednn_selection_leaves_other_dtypes_and_switch_alone():
     backend.set_onednn(False)
     assert backend.onednn_convolution((1, 1, 4, 4), (1, 1, 3, 3), (1, 1, 2, 2), ((1, 1), (0, 0), (1, 1), 1),
                                       False, True, np.float32) is None
+
+
+# --- batch norm of channels-last arrays (what oneDNN's convs hand on) ---------------------------
+def _channels_last(a):
+    return thw.Tensor._wrap(np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+                            thw.device("cpu"))
+
+
+def _bn_run(shape, training, affine, dtype=np.float32, channels_last=True, seed=0, momentum=0.1):
+    """(ours, torch's, whether oneDNN ran): output, running mean and variance, and in training
+    the input, weight and bias gradients under a drawn cotangent."""
+    rng = np.random.default_rng(seed)
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    w, b = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
+    rm, rv = rng.standard_normal(C).astype(dtype), rng.uniform(0.5, 2, C).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    xt = (_channels_last(x) if channels_last else thw.tensor(x)).requires_grad_(training)
+    wt, bt = (thw.tensor(w, requires_grad=training), thw.tensor(b, requires_grad=training)) if affine else (None, None)
+    rmt, rvt = thw.tensor(rm), thw.tensor(rv)
+    out = F.batch_norm(xt, rmt, rvt, wt, bt, training=training, momentum=momentum)
+    tx = torch.tensor(x, requires_grad=training)
+    tw, tb = (torch.tensor(w, requires_grad=training), torch.tensor(b, requires_grad=training)) if affine else (None, None)
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    ref = TF.batch_norm(tx, trm, trv, tw, tb, training=training, momentum=momentum)
+    ours, theirs = [out.numpy(), rmt.numpy(), rvt.numpy()], [ref.detach().numpy(), trm.numpy(), trv.numpy()]
+    ran = out._ctx is not None and out._ctx.onednn is not None     # (backward frees the node)
+    if training:
+        out.backward(thw.tensor(g))
+        ref.backward(torch.tensor(g))
+        ours += [xt.grad.numpy()] + ([wt.grad.numpy(), bt.grad.numpy()] if affine else [])
+        theirs += [tx.grad.numpy()] + ([tw.grad.numpy(), tb.grad.numpy()] if affine else [])
+        assert out._data.transpose(0, 2, 3, 1).flags.c_contiguous == channels_last
+        assert xt.grad._data.transpose(0, 2, 3, 1).flags.c_contiguous == channels_last
+    return ours, theirs, ran
+
+
+BN_SHAPES = [(8, 16, 7, 6), (5, 32, 14, 14), (3, 5, 2, 1), (2, 64, 1, 1)]
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape", BN_SHAPES)
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_batch_norm_of_channels_last_matches_torch_on_onednn(shape, affine):
+    """Training: output, running statistics (the variance's unbiased), all gradients."""
+    ours, theirs, ran = _bn_run(shape, training=True, affine=affine)
+    assert ran
+    _close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+@needs_onednn
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_batch_norm_inference_on_onednn_reads_the_running_statistics(affine):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4, 16, 5, 5)).astype(np.float32)
+    rm, rv = rng.standard_normal(16).astype(np.float32), rng.uniform(0.5, 2, 16).astype(np.float32)
+    w, b = rng.standard_normal(16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    calls = []
+    real = backend.onednn_batch_norm
+    with thw.no_grad():
+        backend.onednn_batch_norm = lambda *a: calls.append(a) or real(*a)
+        try:
+            out = F.batch_norm(_channels_last(x), thw.tensor(rm), thw.tensor(rv),
+                               thw.tensor(w) if affine else None, thw.tensor(b) if affine else None)
+        finally:
+            backend.onednn_batch_norm = real
+    ref = TF.batch_norm(torch.tensor(x), torch.tensor(rm), torch.tensor(rv),
+                        torch.tensor(w) if affine else None, torch.tensor(b) if affine else None)
+    assert len(calls) == 1 and calls[0][4] is False          # training=False: global statistics
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+@pytest.mark.parametrize("case", ["nchw", "float64", "switched_off", "eval_with_grad"])
+def test_batch_norm_elsewhere_keeps_the_numpy_path(case):
+    if case == "switched_off":
+        backend.set_onednn(False)
+    training = case != "eval_with_grad"
+    if case == "eval_with_grad":      # eval needs no batch statistics; its gradient is scale * g
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((3, 16, 4, 4)).astype(np.float32)
+        xt, tx = _channels_last(x).requires_grad_(), torch.tensor(x, requires_grad=True)
+        out = F.batch_norm(xt, thw.zeros(16), thw.ones(16), thw.ones(16) * 2)
+        ref = TF.batch_norm(tx, torch.zeros(16), torch.ones(16), torch.ones(16) * 2)
+        assert out._ctx.onednn is None
+        out.backward(thw.ones(*out.shape))
+        ref.backward(torch.ones_like(ref))
+        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+        return
+    dtype = np.float64 if case == "float64" else np.float32
+    ours, theirs, ran = _bn_run((6, 16, 5, 4), training=training, affine=True, dtype=dtype,
+                                channels_last=case != "nchw")
+    assert not ran
+    _close(ours, theirs, rtol=1e-10 if dtype == np.float64 else 1e-4, atol=1e-12 if dtype == np.float64 else 1e-5)
+
+
+@needs_onednn
+def test_batch_norm_input_changed_in_place_before_backward_raises():
+    h = F.conv2d(thw.randn(2, 16, 6, 6, requires_grad=True), thw.randn(16, 16, 3, 3), padding=1)
+    y = F.batch_norm(h, None, None, thw.ones(16, requires_grad=True), thw.zeros(16, requires_grad=True),
+                     training=True)
+    assert y._ctx.onednn is not None and y._ctx.x is h._data
+    with thw.no_grad():
+        h.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@needs_onednn
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 6), c=st.integers(1, 40), h=st.integers(1, 9), w=st.integers(1, 9),
+       affine=st.booleans(), momentum=st.floats(0.0, 1.0))
+def test_drawn_batch_norms_match_torch_on_onednn(n, c, h, w, affine, momentum):
+    assume(n * h * w >= 2)       # training needs two values a channel
+    ours, theirs, ran = _bn_run((n, c, h, w), training=True, affine=affine, momentum=momentum)
+    assert ran
+    _close(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+@needs_onednn
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_norm_thread_counts_agree_up_to_summation_order(threads):
+    thw.set_num_threads(2)
+    two, _, _ = _bn_run((16, 16, 12, 12), training=True, affine=True, seed=5)
+    thw.set_num_threads(threads)
+    again, theirs, ran = _bn_run((16, 16, 12, 12), training=True, affine=True, seed=5)
+    assert ran and _onednn.threads_wanted == threads
+    _close(again, two, rtol=1e-5, atol=1e-6)
+    _close(again, theirs, rtol=1e-4, atol=1e-5)

@@ -24,6 +24,10 @@ _DIRECT = 1                                         # dnnl_convolution_direct
 _Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS = 129, 130, 131, 132   # dnnl_query_t ..._md
 _SRC, _DST, _WEIGHTS, _BIAS = 1, 17, 33, 41          # DNNL_ARG_*
 _DIFF_SRC, _DIFF_DST, _DIFF_WEIGHTS, _DIFF_BIAS = 129, 145, 161, 169
+_BACKWARD, _BACKWARD_DATA = 128, 160                # dnnl_prop_kind_t
+_MEAN, _VARIANCE, _SCALE, _SHIFT = 49, 50, 51, 52    # DNNL_ARG_*
+_DIFF_SCALE, _DIFF_SHIFT = 255, 256
+_USE_GLOBAL_STATS, _USE_SCALE, _USE_SHIFT = 0x1, 0x2, 0x4   # dnnl_normalization_flags_t
 _PACKAGE, _SONAME = "onednn-cpu-gomp", "libdnnl.so.3"
 
 _Dims = ctypes.c_int64 * 12
@@ -94,6 +98,12 @@ def _open():
     lib.dnnl_primitive_desc_query_md.argtypes = [_vp, ctypes.c_int, ctypes.c_int]
     lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
     lib.dnnl_memory_desc_get_size.argtypes = [_vp]
+    # epsilon is a C float: these two need their argument types spelled out
+    pp = ctypes.POINTER(_vp)
+    lib.dnnl_batch_normalization_forward_primitive_desc_create.argtypes = [
+        pp, _vp, ctypes.c_int, _vp, _vp, ctypes.c_float, ctypes.c_uint, _vp]
+    lib.dnnl_batch_normalization_backward_primitive_desc_create.argtypes = [
+        pp, _vp, ctypes.c_int, _vp, _vp, _vp, ctypes.c_float, ctypes.c_uint, _vp, _vp]
     engine, stream = _vp(), _vp()
     if lib.dnnl_engine_create(ctypes.byref(engine), 1, ctypes.c_size_t(0)) != 0:   # dnnl_cpu
         return False
@@ -236,20 +246,84 @@ class _Conv:
         return gw, gb
 
 
-def convolution(xshape, wshape, yshape, geom, bias, training):
-    """The (cached) primitives for this geometry; raises RuntimeError where oneDNN has none."""
-    key = (tuple(xshape), tuple(wshape), tuple(yshape), geom, bool(bias), bool(training))
+class _BatchNorm:
+    """The primitives of one batch normalisation: x (N, C, H, W) channels-last, statistics and the
+    affine parameters (C,) float32. Training computes the batch mean and biased variance (its
+    outputs); inference reads the running ones (``use_global_stats``)."""
+
+    def __init__(self, xshape, eps, scale, shift, training):
+        self.C, self.eps, self.training = xshape[1], eps, training
+        self.flags = (_USE_SCALE if scale else 0) | (_USE_SHIFT if shift else 0) | \
+            (0 if training else _USE_GLOBAL_STATS)
+        self.xmd, self.cmd = _md(xshape, channels_last_strides(xshape)), _md((self.C,), (1,))
+        self.pd = _vp()
+        _check(_lib.dnnl_batch_normalization_forward_primitive_desc_create(
+            ctypes.byref(self.pd), _engine, _FORWARD_TRAINING if training else _FORWARD_INFERENCE,
+            self.xmd, self.xmd, eps, self.flags, None), "batch_normalization_forward_primitive_desc_create")
+        c = self.cmd
+        self.fwd = _Primitive(self.pd, {_SRC: self.xmd, _DST: self.xmd, _MEAN: c, _VARIANCE: c,
+                                        _SCALE: c, _SHIFT: c})
+        self.bwd = None
+
+    def forward(self, x, mean, var, scale, shift, out):
+        """out = the normalised x; training writes the batch statistics into mean and var."""
+        args = {_SRC: x, _DST: out, _MEAN: mean, _VARIANCE: var}
+        if scale is not None:
+            args[_SCALE] = scale
+        if shift is not None:
+            args[_SHIFT] = shift
+        self.fwd.run(args)
+        return out
+
+    def backward(self, x, mean, var, scale, g, gx):
+        """(gx, gscale or None, gshift or None) for the output gradient g (channels-last)."""
+        if self.bwd is None:
+            pd = _vp()
+            prop = _BACKWARD if self.flags & (_USE_SCALE | _USE_SHIFT) else _BACKWARD_DATA
+            _check(_lib.dnnl_batch_normalization_backward_primitive_desc_create(
+                ctypes.byref(pd), _engine, prop, self.xmd, self.xmd, self.xmd, self.eps, self.flags,
+                self.pd, None), "batch_normalization_backward_primitive_desc_create")
+            c = self.cmd
+            self.bwd = _Primitive(pd, {_SRC: self.xmd, _DIFF_DST: self.xmd, _DIFF_SRC: self.xmd,
+                                       _MEAN: c, _VARIANCE: c, _SCALE: c, _DIFF_SCALE: c, _DIFF_SHIFT: c})
+        args = {_SRC: x, _MEAN: mean, _VARIANCE: var, _DIFF_DST: g, _DIFF_SRC: gx}
+        gscale = gshift = None
+        if scale is not None:
+            gscale = np.empty(self.C, dtype=np.float32)
+            args[_SCALE], args[_DIFF_SCALE] = scale, gscale
+        if self.flags & _USE_SHIFT:
+            gshift = np.empty(self.C, dtype=np.float32)
+            args[_DIFF_SHIFT] = gshift
+        self.bwd.run(args)
+        return gx, gscale, gshift
+
+
+def _cached(key, make):
+    """The primitives under ``key`` in the LRU cache, made by ``make()`` the first time."""
     with _lock:
-        conv = _cache.get(key)
-        if conv is not None:
+        found = _cache.get(key)
+        if found is not None:
             _cache.move_to_end(key)
-            return conv
-    conv = _Conv(key[0], key[1], key[2], geom, bias, training)
+            return found
+    made = make()
     with _lock:
-        _cache[key] = conv
+        _cache[key] = made
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
-    return conv
+    return made
+
+
+def convolution(xshape, wshape, yshape, geom, bias, training):
+    """The (cached) primitives for this geometry; raises RuntimeError where oneDNN has none."""
+    key = ("conv", tuple(xshape), tuple(wshape), tuple(yshape), geom, bool(bias), bool(training))
+    return _cached(key, lambda: _Conv(key[1], key[2], key[3], geom, bias, training))
+
+
+def batch_norm(xshape, eps, scale, shift, training):
+    """The (cached) batch-norm primitives for a channels-last float32 x of ``xshape``; raises
+    RuntimeError where oneDNN has none."""
+    key = ("bn", tuple(xshape), float(eps), bool(scale), bool(shift), bool(training))
+    return _cached(key, lambda: _BatchNorm(key[1], eps, scale, shift, training))
 
 
 threads_wanted = None     # the thread count last given to oneDNN's OpenMP runtime

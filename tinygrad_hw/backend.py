@@ -739,16 +739,17 @@ def gemm_taps_t(g, x, offsets, out, beta=0.0):
     return out
 
 
-# --- oneDNN convolutions (CPU, float32) --------------------------------------------------------
+# --- oneDNN convolutions and batch norms (CPU, float32) ------------------------------------------
 # With the onednn-cpu-gomp wheel installed, float32 CPU convolutions run on oneDNN's direct
-# kernels over channels-last memory (tinygrad_hw/_onednn.py); float64, CuPy arrays, or no library
-# keep the NumPy code in nn/_conv.py. ``set_onednn(False)`` switches it off (the tests run both).
+# kernels over channels-last memory (tinygrad_hw/_onednn.py), and so do batch norms of the
+# channels-last arrays they hand on; float64, CuPy arrays, or no library keep the NumPy code in
+# nn/_conv.py and nn/_normalization.py. ``set_onednn(False)`` switches it off (the tests run both).
 ONEDNN = True
 
 
 def set_onednn(enabled):
-    """Use oneDNN for float32 CPU convolutions when installed (``True``, the default) or never.
-    Returns the previous setting."""
+    """Use oneDNN for float32 CPU convolutions and batch norms when installed (``True``, the default)
+    or never. Returns the previous setting."""
     global ONEDNN
     old, ONEDNN = ONEDNN, bool(enabled)
     return old
@@ -760,16 +761,32 @@ def onednn_available():
     return _onednn.load() is not None
 
 
-def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
-    """oneDNN's primitives for this float32 CPU conv2d (see _onednn.convolution), or None: switched
-    off, another dtype, not installed, or a geometry oneDNN has no kernel for."""
+def _onednn_for(dtype):
+    """The _onednn module, its threads set to ours, when it is on and takes ``dtype``; else None."""
     if not ONEDNN or np.dtype(dtype) != np.float32 or not onednn_available():
         return None
     from . import _onednn
     if _onednn.threads_wanted != get_num_threads():
         _onednn.set_num_threads(get_num_threads())
+    return _onednn
+
+
+def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
+    """oneDNN's primitives for this float32 CPU conv2d (see _onednn.convolution), or None: switched
+    off, another dtype, not installed, or a geometry oneDNN has no kernel for."""
+    lib = _onednn_for(dtype)
     try:
-        return _onednn.convolution(xshape, wshape, yshape, geom, bias, training)
+        return None if lib is None else lib.convolution(xshape, wshape, yshape, geom, bias, training)
+    except RuntimeError:
+        return None
+
+
+def onednn_batch_norm(xshape, eps, scale, shift, training, dtype):
+    """oneDNN's primitives for a float32 batch norm of a channels-last (N, C, H, W) CPU array (see
+    _onednn.batch_norm), or None as for onednn_convolution."""
+    lib = _onednn_for(dtype)
+    try:
+        return None if lib is None else lib.batch_norm(xshape, eps, scale, shift, training)
     except RuntimeError:
         return None
 

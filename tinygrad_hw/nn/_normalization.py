@@ -77,6 +77,11 @@ class BatchNorm(Function):
     def forward(self, x, weight, bias, running_mean, running_var, training, momentum, eps):
         xp = self.xp
         C = x.shape[1]
+        self.onednn = None
+        if xp is np and (training or not any(self.needs_input_grad)):
+            self.onednn = _onednn_batch_norm(x, weight, bias, training, eps)
+        if self.onednn is not None:
+            return self._forward_onednn(x, weight, bias, running_mean, running_var, training, momentum)
         order, v = _memory_view(xp, x)
         out, ov = _empty_view(xp, order, x.shape, x.dtype)
         m = x.size // C if C else 0
@@ -144,20 +149,37 @@ class BatchNorm(Function):
             affine(slice(None))
             backend.parallel_blocks(normalise, numbered)
         if training:
-            if running_mean is not None:
-                running_mean *= 1.0 - momentum
-                running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
-            if running_var is not None:
-                running_var *= 1.0 - momentum
-                running_var += (momentum * m / (m - 1) * var).astype(running_var.dtype, copy=False)
+            _update_running(running_mean, running_var, mean, var, m, momentum)
         if any(self.needs_input_grad):
             self.xc = xc if training and axis == 0 else None
             self.x, self.mean, self.invstd, self.scale = x, mean, invstd, scale
             self.training, self.order = training, order
         return out
 
+    def _forward_onednn(self, x, weight, bias, running_mean, running_var, training, momentum):
+        """The same on oneDNN (x channels-last float32 on the CPU; see _onednn_batch_norm)."""
+        C = x.shape[1]
+        if training:
+            mean, var = np.empty(C, dtype=np.float32), np.empty(C, dtype=np.float32)
+        else:
+            mean = np.ascontiguousarray(running_mean, dtype=np.float32)
+            var = np.ascontiguousarray(running_var, dtype=np.float32)
+        out = backend.empty_channels_last(x.shape, x.dtype)
+        self.onednn.forward(x, mean, var, weight, bias, out)
+        if training:
+            _update_running(running_mean, running_var, mean, var, x.size // C, momentum)
+        if any(self.needs_input_grad):
+            self.x, self.mean, self.var, self.weight = x, mean, var, weight
+        return out
+
     def backward(self, g):
         xp = self.xp
+        if self.onednn is not None:
+            need_x, need_w, need_b = self.needs_input_grad
+            g = backend.channels_last(g.astype(self.x.dtype, copy=False))
+            gx, gw, gb = self.onednn.backward(self.x, self.mean, self.var, self.weight, g,
+                                              backend.empty_channels_last(self.x.shape, g.dtype))
+            return gx if need_x else None, gw if need_w else None, gb if need_b else None
         x, mean, invstd, scale, training = self.x, self.mean, self.invstd, self.scale, self.training
         need_x, need_w, need_b = self.needs_input_grad
         order, v = _memory_view(xp, x)
@@ -226,6 +248,33 @@ class BatchNorm(Function):
             if need_x and training:
                 backend.parallel_blocks(lambda sl: grad_x((sl,), slice(None)), blocks)
         return gx, sgx if need_w else None, sg if need_b else None
+
+
+def _update_running(running_mean, running_var, mean, var, m, momentum):
+    """running = (1 - momentum) * running + momentum * batch statistic, in place (the variance's
+    unbiased, over m values a channel), as torch."""
+    if running_mean is not None:
+        running_mean *= 1.0 - momentum
+        running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
+    if running_var is not None:
+        running_var *= 1.0 - momentum
+        running_var += (momentum * m / (m - 1) * var).astype(running_var.dtype, copy=False)
+
+
+def _onednn_batch_norm(x, weight, bias, training, eps):
+    """oneDNN's primitives for this batch norm, or None (the NumPy code above runs): only for the
+    channels-last float32 (N, C, H, W) arrays that oneDNN's convolutions hand on, with float32
+    contiguous affine parameters, in training or in inference without gradients.
+
+    Measured in ResNet-20 train steps at batch 128 on the 2-core VM (profiler, per step): its 21
+    batch norms forward 51.1 -> 9.1 ms, backward 61.9 -> 10.6 ms, the step 235 -> 165 ms (NumPy's
+    per-channel sums over a 16-64 wide inner axis run far below memory speed)."""
+    if x.ndim != 4 or not x.size or not x.transpose(0, 2, 3, 1).flags.c_contiguous:
+        return None
+    for p in (weight, bias):
+        if p is not None and (p.dtype != np.float32 or not p.flags.c_contiguous):
+            return None
+    return backend.onednn_batch_norm(x.shape, eps, weight is not None, bias is not None, training, x.dtype)
 
 
 def _array(t):
