@@ -21,21 +21,20 @@ needs_onednn = pytest.mark.skipif(not backend.onednn_available(),
                                   reason="oneDNN's library (onednn-cpu-gomp) is not installed")
 
 # (x shape, w shape, stride, padding, dilation, groups, bias): ResNet-20's 3x3, its stride-2 and
-# 1x1 downsampling, its first layer (one input channel), a grouped, a dilated and an uneven one
+# 1x1 downsampling, its first layer (one input channel), LeNet-5's two, a grouped, a dilated, an
+# uneven one, and thin grouped ones
 LAYERS = [
     ((6, 16, 12, 12), (16, 16, 3, 3), 1, 1, 1, 1, False),
     ((5, 16, 12, 12), (32, 16, 3, 3), 2, 1, 1, 1, False),
     ((5, 16, 12, 12), (32, 16, 1, 1), 2, 0, 1, 1, False),
     ((7, 1, 28, 28), (16, 1, 3, 3), 1, 1, 1, 1, True),
+    ((7, 1, 28, 28), (6, 1, 5, 5), 1, 0, 1, 1, True),
+    ((7, 6, 12, 12), (16, 6, 5, 5), 1, 0, 1, 1, True),
     ((3, 32, 9, 9), (32, 16, 3, 3), 1, 1, 1, 2, True),
     ((3, 16, 11, 10), (16, 16, 3, 2), (2, 3), (1, 0), (2, 1), 1, True),
     ((2, 16, 10, 10), (24, 16, 5, 5), 3, 2, 1, 1, True),
-]
-# LeNet-5's convs and other small ones stay on NumPy (see nn/_conv.py's ONEDNN_MIN_CHANNELS)
-SMALL = [
-    ((7, 1, 28, 28), (6, 1, 5, 5), 1, 0, 1, 1, True),
-    ((7, 6, 12, 12), (16, 6, 5, 5), 1, 0, 1, 1, True),
     ((3, 8, 9, 9), (32, 2, 3, 3), 1, 1, 1, 4, True),
+    ((2, 6, 7, 7), (6, 1, 3, 3), 1, 1, 1, 6, False),
 ]
 
 
@@ -167,7 +166,8 @@ def test_thread_counts_agree_up_to_summation_order(threads):
     two, _, _, _ = _run(LAYERS[0], seed=3)
     thw.set_num_threads(threads)
     again, theirs, path, _ = _run(LAYERS[0], seed=3)
-    assert path == "_OneDNNConv" and _onednn.threads_wanted == threads
+    y = F.conv2d(thw.randn(*LAYERS[0][0]), thw.randn(*LAYERS[0][1], requires_grad=True), padding=1)
+    assert path == "_OneDNNConv" and y._ctx.blocked.conv.threads == threads
     _close(again, two, rtol=1e-5, atol=1e-6)
     _close(again, theirs, rtol=1e-4, atol=1e-5)
 
@@ -188,10 +188,10 @@ def test_primitives_are_made_once_per_geometry(monkeypatch):
 
 
 @st.composite
-def wide_layers(draw):
-    """Geometries with 16-20 channels per group (so oneDNN takes them), then an input they fit."""
-    groups = draw(st.integers(1, 2))
-    cg, og = draw(st.integers(16, 20)), draw(st.integers(16, 20))
+def drawn_layers(draw):
+    """Geometries with 1-20 channels per group in and out, then an input they fit."""
+    groups = draw(st.integers(1, 3))
+    cg, og = draw(st.integers(1, 20)), draw(st.integers(1, 20))
     k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
@@ -206,18 +206,10 @@ def wide_layers(draw):
 
 @needs_onednn
 @settings(max_examples=40, deadline=None)
-@given(layer=wide_layers())
+@given(layer=drawn_layers())
 def test_drawn_geometries_match_torch_on_onednn(layer):
     ours, theirs, path, _ = _run(layer)
     assert path == "_OneDNNConv"
-    _close(ours, theirs, rtol=1e-4, atol=1e-5)
-
-
-@needs_onednn
-@pytest.mark.parametrize("layer", SMALL)
-def test_small_convs_stay_on_numpy(layer):
-    ours, theirs, path, _ = _run(layer)
-    assert path != "_OneDNNConv"
     _close(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
@@ -371,6 +363,8 @@ def test_batch_norm_thread_counts_agree_up_to_summation_order(threads):
     two, _, _ = _bn_run((16, 16, 12, 12), training=True, affine=True, seed=5)
     thw.set_num_threads(threads)
     again, theirs, ran = _bn_run((16, 16, 12, 12), training=True, affine=True, seed=5)
-    assert ran and _onednn.threads_wanted == threads
+    y = F.batch_norm(_channels_last(np.ones((2, 16, 3, 3), np.float32)).requires_grad_(), None, None,
+                     training=True)
+    assert ran and y._ctx.onednn.threads == threads
     _close(again, two, rtol=1e-5, atol=1e-6)
     _close(again, theirs, rtol=1e-4, atol=1e-5)

@@ -28,6 +28,9 @@ _BACKWARD, _BACKWARD_DATA = 128, 160                # dnnl_prop_kind_t
 _MEAN, _VARIANCE, _SCALE, _SHIFT = 49, 50, 51, 52    # DNNL_ARG_*
 _DIFF_SCALE, _DIFF_SHIFT = 255, 256
 _USE_GLOBAL_STATS, _USE_SCALE, _USE_SHIFT = 0x1, 0x2, 0x4   # dnnl_normalization_flags_t
+_POOLING_MAX = 0x1ff                                # dnnl_alg_kind_t
+_Q_WORKSPACE = 135                                  # dnnl_query_workspace_md
+_WORKSPACE = 64                                     # DNNL_ARG_WORKSPACE
 _PACKAGE, _SONAME = "onednn-cpu-gomp", "libdnnl.so.3"
 
 _Dims = ctypes.c_int64 * 12
@@ -125,15 +128,19 @@ def _md(shape, strides=None):
 
 
 class _Primitive:
-    """A primitive and the memory descriptors its arguments take, by DNNL_ARG number."""
+    """A primitive and the memory descriptors its arguments take, by DNNL_ARG number; it runs on
+    ``threads`` threads (the count in force when its descriptor was made)."""
 
-    def __init__(self, pd, mds):
+    def __init__(self, pd, mds, threads):
         self.prim = _vp()
         _check(_lib.dnnl_primitive_create(ctypes.byref(self.prim), pd), "primitive_create")
-        self.mds = mds
+        self.mds, self.threads = mds, threads
 
     def run(self, arrays):
         """Execute on ``arrays`` ({arg: ndarray}), each of the memory its descriptor describes."""
+        use_threads(self.threads)
+        if self.threads > 1 and before_parallel is not None:
+            before_parallel()
         mems = []
         try:
             for arg, a in arrays.items():
@@ -149,11 +156,11 @@ class _Primitive:
                 _lib.dnnl_memory_destroy(m)
 
 
-def _reorder(src_md, dst_md):
+def _reorder(src_md, dst_md, threads):
     pd = _vp()
     _check(_lib.dnnl_reorder_primitive_desc_create(ctypes.byref(pd), src_md, _engine, dst_md, _engine, None),
            "reorder_primitive_desc_create")
-    return _Primitive(pd, {_SRC: src_md, _DST: dst_md})
+    return _Primitive(pd, {_SRC: src_md, _DST: dst_md}, threads)
 
 
 def _queried(pd, what):
@@ -177,7 +184,8 @@ class _Conv:
     geom = (stride, padding, dilation, groups) as torch's.
     """
 
-    def __init__(self, xshape, wshape, yshape, geom, bias, training):
+    def __init__(self, xshape, wshape, yshape, geom, bias, training, threads):
+        use_threads(threads)
         stride, padding, dilation, groups = geom
         _, _, H, W = xshape
         O, Cg, KH, KW = wshape
@@ -197,8 +205,9 @@ class _Conv:
             xmd, _md(self.wshape), bmd if bias else None, ymd, *dims, None),
             "convolution_forward_primitive_desc_create")
         wfwd = _queried(pd, _Q_WEIGHTS)
-        self.fwd = _Primitive(pd, {_SRC: xmd, _WEIGHTS: wfwd, _BIAS: bmd, _DST: ymd})
-        self.w_fwd = (_reorder(wplain, wfwd), _lib.dnnl_memory_desc_get_size(wfwd))
+        self.threads = threads
+        self.fwd = _Primitive(pd, {_SRC: xmd, _WEIGHTS: wfwd, _BIAS: bmd, _DST: ymd}, threads)
+        self.w_fwd = (_reorder(wplain, wfwd, threads), _lib.dnnl_memory_desc_get_size(wfwd))
         if not training:
             return
         pdd = _vp()
@@ -206,15 +215,16 @@ class _Conv:
             ctypes.byref(pdd), _engine, _DIRECT, xmd, _md(self.wshape), ymd, *dims, pd, None),
             "convolution_backward_data_primitive_desc_create")
         wbwd = _queried(pdd, _Q_WEIGHTS)
-        self.bwd_data = _Primitive(pdd, {_DIFF_DST: ymd, _WEIGHTS: wbwd, _DIFF_SRC: xmd})
-        self.w_bwd = (_reorder(wplain, wbwd), _lib.dnnl_memory_desc_get_size(wbwd))
+        self.bwd_data = _Primitive(pdd, {_DIFF_DST: ymd, _WEIGHTS: wbwd, _DIFF_SRC: xmd}, threads)
+        self.w_bwd = (_reorder(wplain, wbwd, threads), _lib.dnnl_memory_desc_get_size(wbwd))
         pdw = _vp()
         _check(_lib.dnnl_convolution_backward_weights_primitive_desc_create(
             ctypes.byref(pdw), _engine, _DIRECT, xmd, _md(self.wshape), bmd, ymd, *dims, pd, None),
             "convolution_backward_weights_primitive_desc_create")
         gwmd = _queried(pdw, _Q_DIFF_WEIGHTS)
-        self.bwd_weights = _Primitive(pdw, {_SRC: xmd, _DIFF_DST: ymd, _DIFF_WEIGHTS: gwmd, _DIFF_BIAS: bmd})
-        self.gw_plain = (_reorder(gwmd, wplain), _lib.dnnl_memory_desc_get_size(gwmd))
+        self.bwd_weights = _Primitive(pdw, {_SRC: xmd, _DIFF_DST: ymd, _DIFF_WEIGHTS: gwmd, _DIFF_BIAS: bmd},
+                                      threads)
+        self.gw_plain = (_reorder(gwmd, wplain, threads), _lib.dnnl_memory_desc_get_size(gwmd))
 
     def _weights(self, w, reorder):
         prim, size = reorder
@@ -251,8 +261,9 @@ class _BatchNorm:
     affine parameters (C,) float32. Training computes the batch mean and biased variance (its
     outputs); inference reads the running ones (``use_global_stats``)."""
 
-    def __init__(self, xshape, eps, scale, shift, training):
-        self.C, self.eps, self.training = xshape[1], eps, training
+    def __init__(self, xshape, eps, scale, shift, training, threads):
+        use_threads(threads)
+        self.C, self.eps, self.training, self.threads = xshape[1], eps, training, threads
         self.flags = (_USE_SCALE if scale else 0) | (_USE_SHIFT if shift else 0) | \
             (0 if training else _USE_GLOBAL_STATS)
         self.xmd, self.cmd = _md(xshape, channels_last_strides(xshape)), _md((self.C,), (1,))
@@ -262,7 +273,7 @@ class _BatchNorm:
             self.xmd, self.xmd, eps, self.flags, None), "batch_normalization_forward_primitive_desc_create")
         c = self.cmd
         self.fwd = _Primitive(self.pd, {_SRC: self.xmd, _DST: self.xmd, _MEAN: c, _VARIANCE: c,
-                                        _SCALE: c, _SHIFT: c})
+                                        _SCALE: c, _SHIFT: c}, threads)
         self.bwd = None
 
     def forward(self, x, mean, var, scale, shift, out):
@@ -278,6 +289,7 @@ class _BatchNorm:
     def backward(self, x, mean, var, scale, g, gx):
         """(gx, gscale or None, gshift or None) for the output gradient g (channels-last)."""
         if self.bwd is None:
+            use_threads(self.threads)
             pd = _vp()
             prop = _BACKWARD if self.flags & (_USE_SCALE | _USE_SHIFT) else _BACKWARD_DATA
             _check(_lib.dnnl_batch_normalization_backward_primitive_desc_create(
@@ -285,7 +297,8 @@ class _BatchNorm:
                 self.pd, None), "batch_normalization_backward_primitive_desc_create")
             c = self.cmd
             self.bwd = _Primitive(pd, {_SRC: self.xmd, _DIFF_DST: self.xmd, _DIFF_SRC: self.xmd,
-                                       _MEAN: c, _VARIANCE: c, _SCALE: c, _DIFF_SCALE: c, _DIFF_SHIFT: c})
+                                       _MEAN: c, _VARIANCE: c, _SCALE: c, _DIFF_SCALE: c, _DIFF_SHIFT: c},
+                                  self.threads)
         args = {_SRC: x, _MEAN: mean, _VARIANCE: var, _DIFF_DST: g, _DIFF_SRC: gx}
         gscale = gshift = None
         if scale is not None:
@@ -296,6 +309,55 @@ class _BatchNorm:
             args[_DIFF_SHIFT] = gshift
         self.bwd.run(args)
         return gx, gscale, gshift
+
+
+class _MaxPool:
+    """The primitives of one max pooling: x (N, C, H, W) and y (N, C, OH, OW) channels-last float32;
+    geom = (kernel, stride, padding, dilation) as torch's (floor output size). Training keeps the
+    position of each window's maximum in a workspace, which backward reads."""
+
+    def __init__(self, xshape, yshape, geom, training, threads):
+        use_threads(threads)
+        kernel, stride, padding, dilation = geom
+        self.threads, self.xshape = threads, tuple(xshape)
+        self.xmd, self.ymd = _md(xshape, channels_last_strides(xshape)), _md(yshape, channels_last_strides(yshape))
+        right = [(o - 1) * s + (k - 1) * d + 1 - i - p
+                 for o, s, k, d, i, p in zip(yshape[2:], stride, kernel, dilation, xshape[2:], padding)]
+        self.dims = [_Dims(*v) for v in (stride, kernel, [d - 1 for d in dilation], padding, right)]
+        self.pd = _vp()
+        _check(_lib.dnnl_pooling_forward_primitive_desc_create(
+            ctypes.byref(self.pd), _engine, _FORWARD_TRAINING if training else _FORWARD_INFERENCE,
+            _POOLING_MAX, self.xmd, self.ymd, *self.dims, None), "pooling_forward_primitive_desc_create")
+        mds = {_SRC: self.xmd, _DST: self.ymd}
+        self.ws = None
+        if training:
+            self.ws = _queried(self.pd, _Q_WORKSPACE)
+            mds[_WORKSPACE] = self.ws
+            self.ws_bytes = _lib.dnnl_memory_desc_get_size(self.ws)
+        self.fwd = _Primitive(self.pd, mds, threads)
+        self.bwd = None
+
+    def forward(self, x, out):
+        """out = the maxima; returns the workspace (None in inference)."""
+        args = {_SRC: x, _DST: out}
+        ws = None
+        if self.ws is not None:
+            ws = args[_WORKSPACE] = np.empty(self.ws_bytes, dtype=np.uint8)
+        self.fwd.run(args)
+        return ws
+
+    def backward(self, g, ws, gx):
+        """gx = the input gradient for the output gradient g, from forward's workspace."""
+        if self.bwd is None:
+            use_threads(self.threads)
+            pd = _vp()
+            _check(_lib.dnnl_pooling_backward_primitive_desc_create(
+                ctypes.byref(pd), _engine, _POOLING_MAX, self.xmd, self.ymd, *self.dims, self.pd, None),
+                "pooling_backward_primitive_desc_create")
+            self.bwd = _Primitive(pd, {_DIFF_DST: self.ymd, _DIFF_SRC: self.xmd, _WORKSPACE: self.ws},
+                                  self.threads)
+        self.bwd.run({_DIFF_DST: g, _WORKSPACE: ws, _DIFF_SRC: gx})
+        return gx
 
 
 def _cached(key, make):
@@ -313,28 +375,44 @@ def _cached(key, make):
     return made
 
 
-def convolution(xshape, wshape, yshape, geom, bias, training):
-    """The (cached) primitives for this geometry; raises RuntimeError where oneDNN has none."""
-    key = ("conv", tuple(xshape), tuple(wshape), tuple(yshape), geom, bool(bias), bool(training))
-    return _cached(key, lambda: _Conv(key[1], key[2], key[3], geom, bias, training))
+def convolution(xshape, wshape, yshape, geom, bias, training, threads):
+    """The (cached) primitives for this geometry on ``threads`` threads; raises RuntimeError where
+    oneDNN has none."""
+    key = ("conv", tuple(xshape), tuple(wshape), tuple(yshape), geom, bool(bias), bool(training), threads)
+    return _cached(key, lambda: _Conv(key[1], key[2], key[3], geom, bias, training, threads))
 
 
-def batch_norm(xshape, eps, scale, shift, training):
-    """The (cached) batch-norm primitives for a channels-last float32 x of ``xshape``; raises
-    RuntimeError where oneDNN has none."""
-    key = ("bn", tuple(xshape), float(eps), bool(scale), bool(shift), bool(training))
-    return _cached(key, lambda: _BatchNorm(key[1], eps, scale, shift, training))
+def batch_norm(xshape, eps, scale, shift, training, threads):
+    """The (cached) batch-norm primitives for a channels-last float32 x of ``xshape`` on ``threads``
+    threads; raises RuntimeError where oneDNN has none."""
+    key = ("bn", tuple(xshape), float(eps), bool(scale), bool(shift), bool(training), threads)
+    return _cached(key, lambda: _BatchNorm(key[1], eps, scale, shift, training, threads))
 
 
-threads_wanted = None     # the thread count last given to oneDNN's OpenMP runtime
+def max_pool(xshape, yshape, geom, training, threads):
+    """The (cached) max-pooling primitives for a channels-last float32 x of ``xshape`` on
+    ``threads`` threads; raises RuntimeError where oneDNN has none."""
+    key = ("maxpool", tuple(xshape), tuple(yshape), geom, bool(training), threads)
+    return _cached(key, lambda: _MaxPool(key[1], key[2], geom, training, threads))
 
 
-def set_num_threads(n):
-    """OpenMP threads for oneDNN's kernels (libgomp's count is per calling thread, so the caller's)."""
-    global threads_wanted
-    threads_wanted = n
-    try:
-        gomp = ctypes.CDLL("libgomp.so.1")
-    except OSError:
+# oneDNN's kernels fix their thread count when their descriptor is made (from OpenMP's count for
+# the calling thread then); reorders read it when they run. So the count is set before both.
+_gomp = None
+_omp = threading.local()      # .threads: the count last set for this thread
+before_parallel = None        # called before a multi-threaded primitive runs (set by backend)
+
+
+def use_threads(n):
+    """OpenMP's thread count for the calling thread (libgomp's, which oneDNN's library uses)."""
+    global _gomp
+    if getattr(_omp, "threads", None) == n:
         return
-    gomp.omp_set_num_threads(ctypes.c_int(n))
+    if _gomp is None:
+        try:
+            _gomp = ctypes.CDLL("libgomp.so.1")
+        except OSError:
+            _gomp = False
+    if _gomp:
+        _gomp.omp_set_num_threads(ctypes.c_int(n))
+    _omp.threads = n

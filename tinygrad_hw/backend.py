@@ -290,6 +290,7 @@ def event_elapsed_ms(start, end):
 # BLAS gets the same thread count. On a GPU an op runs as one block, with no threads.
 import os as _os
 import threading as _threading
+import time as _time
 
 _num_threads = None        # set by set_num_threads; None: the cores this process may use
 _pool = None               # ThreadPoolExecutor with num_threads - 1 workers (the caller is one)
@@ -350,6 +351,11 @@ def set_num_threads(n):
         old, _pool = _pool, None
     if old is not None:
         old.shutdown(wait=True)
+    global _blas_quiet
+    with _region_lock:
+        if _blas_quiet is not None:          # held at one thread for oneDNN: n once it is idle
+            _blas_quiet = [n] * len(_blas_quiet)
+            return
     for lib in _blas():
         lib.set_num_threads(n)
 
@@ -455,7 +461,7 @@ def _limit_blas(enter):
             _region_depth -= 1
             if _region_depth == 0:
                 for lib, k in zip(libs, _blas_saved):
-                    lib.set_num_threads(k)
+                    lib.set_num_threads(k if _blas_quiet is None else 1)
 
 
 def parallel_blocks(fn, blocks):
@@ -762,13 +768,48 @@ def onednn_available():
 
 
 def _onednn_for(dtype):
-    """The _onednn module, its threads set to ours, when it is on and takes ``dtype``; else None."""
+    """The _onednn module when it is on and takes ``dtype``; else None."""
     if not ONEDNN or np.dtype(dtype) != np.float32 or not onednn_available():
         return None
     from . import _onednn
-    if _onednn.threads_wanted != get_num_threads():
-        _onednn.set_num_threads(get_num_threads())
+    _onednn.before_parallel = _onednn_parallel
     return _onednn
+
+
+# One set of worker threads at a time: oneDNN's (OpenMP) or OpenBLAS's. OpenBLAS's worker spins
+# for about 0.1 s after each multi-threaded call, and an OpenMP worker sharing its core runs at a
+# fraction of its speed: LeNet-5 with every op on oneDNN, train step at batch 128 on the 2-core
+# VM, 20 ms with its Linear layers' GEMMs on 2 OpenBLAS threads and 4.5 ms on one (torch: 6.0).
+# So from a multi-threaded oneDNN op on, BLAS runs on one thread, until BLAS_QUIET_S after the
+# last one: then the next op with large GEMMs (Linear, matmul) gives BLAS its threads back.
+BLAS_QUIET_S = 0.25
+_onednn_until = 0.0
+_blas_quiet = None        # BLAS's thread counts, kept while it is held at one thread
+
+
+def _onednn_parallel():
+    """Called by _onednn before it runs a multi-threaded primitive."""
+    global _onednn_until, _blas_quiet
+    _onednn_until = _time.monotonic() + BLAS_QUIET_S
+    if _blas_quiet is None:
+        libs = _blas()
+        with _region_lock:
+            _blas_quiet = [lib.get_num_threads() for lib in libs]
+            if _region_depth == 0:
+                for lib in libs:
+                    lib.set_num_threads(1)
+
+
+def blas_ready():
+    """Give BLAS its threads back once oneDNN has been idle for BLAS_QUIET_S (called by the ops
+    whose GEMMs run on BLAS's threads, before them)."""
+    global _blas_quiet
+    if _blas_quiet is not None and _time.monotonic() > _onednn_until:
+        with _region_lock:
+            if _region_depth == 0:
+                for lib, k in zip(_blas(), _blas_quiet):
+                    lib.set_num_threads(k)
+                _blas_quiet = None
 
 
 def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
@@ -776,7 +817,8 @@ def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
     off, another dtype, not installed, or a geometry oneDNN has no kernel for."""
     lib = _onednn_for(dtype)
     try:
-        return None if lib is None else lib.convolution(xshape, wshape, yshape, geom, bias, training)
+        return None if lib is None else lib.convolution(xshape, wshape, yshape, geom, bias, training,
+                                                        get_num_threads())
     except RuntimeError:
         return None
 
@@ -786,7 +828,17 @@ def onednn_batch_norm(xshape, eps, scale, shift, training, dtype):
     _onednn.batch_norm), or None as for onednn_convolution."""
     lib = _onednn_for(dtype)
     try:
-        return None if lib is None else lib.batch_norm(xshape, eps, scale, shift, training)
+        return None if lib is None else lib.batch_norm(xshape, eps, scale, shift, training, get_num_threads())
+    except RuntimeError:
+        return None
+
+
+def onednn_max_pool(xshape, yshape, geom, training, dtype):
+    """oneDNN's primitives for a float32 max pooling of a channels-last (N, C, H, W) CPU array (see
+    _onednn.max_pool), or None as for onednn_convolution."""
+    lib = _onednn_for(dtype)
+    try:
+        return None if lib is None else lib.max_pool(xshape, yshape, geom, training, get_num_threads())
     except RuntimeError:
         return None
 

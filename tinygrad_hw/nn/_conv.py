@@ -181,14 +181,6 @@ class Conv2d(Function):
         return gx, gw, gb
 
 
-# oneDNN only from 16 channels per group in and out (or one input channel, as a first layer): its
-# OpenMP threads and OpenBLAS's take turns on the cores, and for small convs the handover costs
-# more than the kernel gains. LeNet-5 (1->6 and 6->16 channels) on oneDNN, train step at batch
-# 128 on the 2-core VM: 6,382 against 17,115 images/s on NumPy; ResNet-20 (16-64 channels) gains
-# 2.5x in its convs.
-ONEDNN_MIN_CHANNELS = 16
-
-
 class _OneDNNConv:
     """A float32 CPU conv2d on oneDNN's kernels (backend.onednn_convolution), channels-last:
     the output and the input gradient are (N, H, W, C) memory, and so the layers that follow keep
@@ -202,8 +194,7 @@ class _OneDNNConv:
     @staticmethod
     def make(x, w, b, stride, padding, dilation, groups, needs):
         O, Cg, KH, KW = w.shape
-        if min(x.shape) == 0 or not w.size or O // groups < ONEDNN_MIN_CHANNELS or \
-                1 < Cg < ONEDNN_MIN_CHANNELS:
+        if min(x.shape) == 0 or not w.size:
             return None
         N, _, H, W = x.shape
         OH = out_size(H, KH, stride[0], padding[0], dilation[0])

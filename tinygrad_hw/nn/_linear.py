@@ -1,4 +1,7 @@
 """The dense layer as one Function (x @ W.T + b) and its functional wrapper ``linear``."""
+import numpy as np
+
+from .. import backend
 from ..tensor import Function
 
 
@@ -6,6 +9,8 @@ class Linear(Function):
     """Notation: x (..., I), w (O, I), b (O,) or None -> (..., O); leading dims flattened to M rows."""
 
     def forward(self, x, w, b):
+        if self.xp is np:
+            backend.blas_ready()
         x2 = x.reshape(-1, x.shape[-1])
         out = x2 @ w.T
         if b is not None:
@@ -17,6 +22,8 @@ class Linear(Function):
         return out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
+        if self.xp is np:
+            backend.blas_ready()
         need_x, need_w, need_b = self.needs_input_grad
         g2 = g.reshape(-1, g.shape[-1])
         gw = None

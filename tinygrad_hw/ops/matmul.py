@@ -1,4 +1,7 @@
 """Matrix product with torch's rules: 1-D operands, batched and broadcast batch dims."""
+import numpy as np
+
+from .. import backend
 from ..tensor import Function
 from .elementwise import unbroadcast
 
@@ -14,6 +17,8 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                              f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})")
         self.a, self.b = a, b
+        if self.xp is np:
+            backend.blas_ready()
         try:
             return a @ b
         except ValueError:
@@ -21,6 +26,8 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.a, self.b
+        if self.xp is np:
+            backend.blas_ready()
         na, nb = self.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:        # the common case, without reshapes
             return (g @ b.T if na else None, a.T @ g if nb else None)
