@@ -368,3 +368,140 @@ def test_batch_norm_thread_counts_agree_up_to_summation_order(threads):
     assert ran and y._ctx.onednn.threads == threads
     _close(again, two, rtol=1e-5, atol=1e-6)
     _close(again, theirs, rtol=1e-4, atol=1e-5)
+
+
+# --- max pooling of channels-last arrays ----------------------------------------------------
+# (x shape, kernel, stride, padding, dilation, integer-valued input: many tied maxima)
+POOLS = [
+    ((4, 6, 24, 24), 2, 2, 0, 1, False),
+    ((4, 6, 24, 24), 2, 2, 0, 1, True),
+    ((3, 5, 9, 8), 3, 2, 1, 1, True),
+    ((2, 3, 10, 10), 3, 1, 0, 2, False),
+    ((2, 16, 8, 8), 2, 2, 0, 1, False),
+    ((2, 4, 7, 7), (3, 2), (1, 2), (1, 0), 1, True),
+]
+
+
+def _pool_run(case, channels_last=True, dtype=np.float32, x=None):
+    """(ours, torch's, whether oneDNN ran): output and input gradient of max_pool2d."""
+    shape, k, s, p, d, ties = case
+    rng = np.random.default_rng(0)
+    if x is None:
+        x = rng.standard_normal(shape)
+        x = (np.round(x) if ties else x).astype(dtype)
+    xt = (_channels_last(x) if channels_last else thw.tensor(x)).requires_grad_()
+    out = F.max_pool2d(xt, k, s, p, d)
+    ran = out._ctx.onednn is not None
+    g = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(thw.tensor(g))
+    tx = torch.tensor(x, requires_grad=True)
+    ref = TF.max_pool2d(tx, k, s, p, d)
+    ref.backward(torch.tensor(g))
+    return [out.numpy(), xt.grad.numpy()], [ref.detach().numpy(), tx.grad.numpy()], ran
+
+
+@needs_onednn
+@pytest.mark.parametrize("case", POOLS)
+def test_max_pool_of_channels_last_matches_torch_on_onednn(case):
+    """Ties go to the first maximum of a window in row-major order, as torch's."""
+    ours, theirs, ran = _pool_run(case)
+    assert ran
+    _close(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+@needs_onednn
+@pytest.mark.parametrize("where", ["max", "other"])
+def test_max_pool_with_nan_keeps_the_numpy_path_and_propagates_it(where):
+    """oneDNN's maximum skips a NaN, torch's propagates it: such an input runs on NumPy."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    x[0, 0, 0, 0 if where == "max" else 1] = np.nan
+    ours, theirs, ran = _pool_run(((2, 3, 4, 4), 2, 2, 0, 1, False), x=x)
+    assert not ran and np.isnan(ours[0][0, 0, 0, 0]) and np.isnan(theirs[0][0, 0, 0, 0])
+    np.testing.assert_array_equal(ours[0], theirs[0])
+
+
+@needs_onednn
+@pytest.mark.parametrize("case", ["nchw", "float64"])
+def test_max_pool_elsewhere_keeps_the_numpy_path(case):
+    ours, theirs, ran = _pool_run(POOLS[1], channels_last=case != "nchw",
+                                  dtype=np.float64 if case == "float64" else np.float32)
+    assert not ran
+    _close(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@needs_onednn
+def test_windows_in_the_padding_alone_keep_the_numpy_path():
+    """Padded and dilated windows can miss the input: torch's maximum there is -inf (oneDNN's would
+    be -FLT_MAX) and no input position gets their gradient. (Not against torch's backward: for
+    such windows it writes outside its gradient's memory.)"""
+    x = np.arange(2.0, dtype=np.float32).reshape(1, 2, 1, 1)
+    xt = _channels_last(x).requires_grad_()
+    out = F.max_pool2d(xt, 2, 1, 1, 2)
+    assert out._ctx.onednn is None
+    ref = TF.max_pool2d(torch.tensor(x), 2, 1, 1, 2)
+    np.testing.assert_array_equal(out.numpy(), ref.numpy())
+    assert np.isneginf(out.numpy()).all()
+    out.backward(thw.ones(*out.shape))
+    np.testing.assert_array_equal(xt.grad.numpy(), np.zeros_like(x))
+
+
+@needs_onednn
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 20), k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       s=st.tuples(st.integers(1, 3), st.integers(1, 3)), d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       extra=st.tuples(st.integers(0, 5), st.integers(0, 5)), pad=st.data(), ties=st.booleans())
+def test_drawn_max_pools_match_torch_on_onednn(n, c, k, s, d, extra, pad, ties):
+    p = tuple(pad.draw(st.integers(0, k[i] // 2)) for i in range(2))     # torch: padding <= k/2
+    size = tuple(d[i] * (k[i] - 1) + 1 - 2 * p[i] + extra[i] for i in range(2))
+    assume(min(size) >= 1)
+    # padded and dilated windows can miss the input, and torch's backward then writes outside its
+    # gradient's memory (heap corruption): those run on NumPy anyway (test above)
+    assume(not (any(p) and max(d) > 1))
+    ours, theirs, ran = _pool_run(((n, c) + size, k, s, p, d, ties))
+    assert ran
+    _close(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+@needs_onednn
+def test_max_pool_input_changed_in_place_before_backward_raises():
+    h = F.conv2d(thw.randn(2, 1, 8, 8, requires_grad=True), thw.randn(6, 1, 3, 3))
+    y = F.max_pool2d(h, 2)
+    assert y._ctx.onednn is not None
+    with thw.no_grad():
+        h.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+# --- BLAS on one thread while oneDNN's threads run ----------------------------------------------
+needs_blas = pytest.mark.skipif(not backend._blas(), reason="threadpoolctl finds no BLAS to control")
+
+
+@needs_onednn
+@needs_blas
+def test_blas_holds_one_thread_while_onednn_runs_and_gets_them_back(monkeypatch):
+    monkeypatch.setattr(backend, "BLAS_QUIET_S", 0.05)
+    monkeypatch.setattr(backend, "_onednn_until", 0.0)     # earlier tests' oneDNN ops long past
+    thw.set_num_threads(2)
+    backend.blas_ready()
+    lib = backend._blas()[0]
+    x = thw.randn(8, 16, 10, 10, requires_grad=True)
+    lin = nn.Linear(32, 32)
+    a = thw.randn(64, 32)
+    assert lib.get_num_threads() == 2
+    F.conv2d(x, thw.randn(16, 16, 3, 3), padding=1).sum().backward()
+    assert lib.get_num_threads() == 1                 # oneDNN's two threads ran
+    lin(a)
+    assert lib.get_num_threads() == 1                 # within BLAS_QUIET_S of the conv
+    thw.set_num_threads(2)                            # kept for later, BLAS stays at one meanwhile
+    assert lib.get_num_threads() == 1
+    import time
+    time.sleep(0.08)
+    out = lin(a)
+    assert lib.get_num_threads() == 2                 # idle long enough: the Linear took them back
+    ref = torch.nn.functional.linear(torch.tensor(a.numpy()), torch.tensor(lin.weight.numpy()),
+                                     torch.tensor(lin.bias.numpy()))
+    np.testing.assert_allclose(out.detach().numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+    thw.set_num_threads(1)
+    F.conv2d(x, thw.randn(16, 16, 3, 3), padding=1)
+    assert lib.get_num_threads() == 1 and backend._blas_quiet is None     # one thread: no hand-over

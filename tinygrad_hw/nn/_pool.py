@@ -158,6 +158,9 @@ def _onednn_max_pool(x, yshape, geom, training):
     forward + backward ? ms channels-last against ? ms batch-last; on oneDNN ? ms)."""
     if x.ndim != 4 or not x.size or not x.transpose(0, 2, 3, 1).flags.c_contiguous:
         return None
+    _, _, padding, dilation = geom
+    if any(padding) and any(d > 1 for d in dilation):
+        return None     # a window may then lie in the padding alone: torch gives -inf, oneDNN -FLT_MAX
     if np.isnan(x).any():      # oneDNN's maximum skips a NaN; torch's (and ours) propagates it
         return None
     return backend.onednn_max_pool(x.shape, yshape, tuple(tuple(v) for v in geom), training, x.dtype)
