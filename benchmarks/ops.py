@@ -82,7 +82,8 @@ def _ours_and_torch(arrays, grads, fn_ours, fn_torch):
         for t in ours:
             t.grad = None
         out = fn_ours(*ours)
-        out.backward(np.ones(out.shape, dtype=out.dtype) if out.ndim else None)
+        # in the output's memory layout, as the gradient of the layer after it would arrive
+        out.backward(np.ones_like(out._data) if out.ndim else None)
 
     run_torch = None
     if torch is not None:
@@ -147,6 +148,10 @@ def _other_cases(reps, only, settle_s):
     x = rng.standard_normal((64, 6, 24, 24), dtype=np.float32)
     cases.append(("max_pool2d", "2x2 lenet5", [x], [True], lambda x: F.max_pool2d(x, 2),
                   lambda x: torch.nn.functional.max_pool2d(x, 2)))
+    # channels-last, as a float32 conv on oneDNN hands its output on (see nn/_conv.py)
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    cases.append(("max_pool2d", "2x2 lenet5 channels-last", [xl], [True], lambda x: F.max_pool2d(x, 2),
+                  lambda x: torch.nn.functional.max_pool2d(x, 2)))
     x = rng.standard_normal((128, 16, 28, 28), dtype=np.float32)
     cases.append(("max_pool2d", "2x2 128x16x28x28", [x], [True], lambda x: F.max_pool2d(x, 2),
                   lambda x: torch.nn.functional.max_pool2d(x, 2)))
@@ -156,9 +161,11 @@ def _other_cases(reps, only, settle_s):
                   lambda x: torch.nn.functional.avg_pool2d(x, 2)))
     cases.append(("avg_pool2d", "3x3 s1 p1 128x16x28x28", [x], [True], lambda x: F.avg_pool2d(x, 3, 1, 1),
                   lambda x: torch.nn.functional.avg_pool2d(x, 3, 1, 1)))
-    # batch-last, as a conv hands its output on (see nn/_conv.py)
+    # batch-last, as a conv on NumPy hands its output on, and channels-last, as one on oneDNN does
     xb = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     cases.append(("relu", "128x16x28x28 batch-last", [xb], [True], F.relu, torch.nn.functional.relu))
+    cases.append(("relu", "128x16x28x28 channels-last", [xl], [True], F.relu, torch.nn.functional.relu))
     cases.append(("relu", "64x6x24x24", [x[:64, :6, :24, :24].copy()], [True], F.relu, torch.nn.functional.relu))
     c = x.shape[1]
     wb = [rng.standard_normal(c, dtype=np.float32), rng.standard_normal(c, dtype=np.float32)]
@@ -170,6 +177,9 @@ def _other_cases(reps, only, settle_s):
                   lambda x, w, b: F.batch_norm(x, ours_rm, ours_rv, w, b, training=True),
                   lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True)))
     cases.append(("batch_norm", "train 128x16x28x28 batch-last", [xb] + wb, [True, True, True],
+                  lambda x, w, b: F.batch_norm(x, ours_rm, ours_rv, w, b, training=True),
+                  lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True)))
+    cases.append(("batch_norm", "train 128x16x28x28 channels-last", [xl] + wb, [True, True, True],
                   lambda x, w, b: F.batch_norm(x, ours_rm, ours_rv, w, b, training=True),
                   lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True)))
     for n, k in ((128, 10), (1024, 1000)):

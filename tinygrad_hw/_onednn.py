@@ -1,10 +1,12 @@
-"""oneDNN's convolutions for float32 NumPy arrays: the library's C API through ctypes.
+"""oneDNN's convolutions, batch norms and max poolings for float32 NumPy arrays: the library's
+C API through ctypes.
 
 oneDNN (the ``onednn-cpu-gomp`` wheel: Intel's library, the one torch's CPU convolutions run on)
 has direct convolution kernels for channels-last memory that run ResNet-20's thin 3x3 layers at
 2-3x the speed of any formulation on NumPy's BLAS (their GEMMs have 16-64 output rows, where
-OpenBLAS reaches a third of its peak). Only ``backend`` uses this module; when the library is not
-installed (or not on x86-64 Linux) the engine keeps its NumPy convolutions.
+OpenBLAS reaches a third of its peak), and batch-norm and pooling kernels that read such memory
+in one or two vectorised passes. Only ``backend`` hands out these primitives; when the library is
+not installed (or not on x86-64 Linux) the engine keeps its NumPy code.
 
 Notation: x (N, C, H, W) and g (N, O, OH, OW) as NumPy views of channels-last memory, (N, H, W, C);
 w (O, C/G, KH, KW) in any strides. Weights are reordered into the kernel's blocked format on each
