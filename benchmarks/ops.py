@@ -150,7 +150,7 @@ def _other_cases(reps, only, settle_s):
                   lambda x: torch.nn.functional.max_pool2d(x, 2)))
     # channels-last, as a float32 conv on oneDNN hands its output on (see nn/_conv.py)
     xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    cases.append(("max_pool2d", "2x2 lenet5 channels-last", [xl], [True], lambda x: F.max_pool2d(x, 2),
+    cases.append(("max_pool2d", "channels-last 2x2 lenet5", [xl], [True], lambda x: F.max_pool2d(x, 2),
                   lambda x: torch.nn.functional.max_pool2d(x, 2)))
     x = rng.standard_normal((128, 16, 28, 28), dtype=np.float32)
     cases.append(("max_pool2d", "2x2 128x16x28x28", [x], [True], lambda x: F.max_pool2d(x, 2),

@@ -343,7 +343,7 @@ def get_num_threads():
 
 def set_num_threads(n):
     """Use ``n`` threads for the CPU ops and NumPy's BLAS (as ``torch.set_num_threads``)."""
-    global _num_threads, _pool
+    global _num_threads, _pool, _blas_quiet
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
     with _pool_lock:
@@ -351,7 +351,6 @@ def set_num_threads(n):
         old, _pool = _pool, None
     if old is not None:
         old.shutdown(wait=True)
-    global _blas_quiet
     with _region_lock:
         if _blas_quiet is not None:          # held at one thread for oneDNN: n once it is idle
             _blas_quiet = [n] * len(_blas_quiet)
@@ -745,17 +744,17 @@ def gemm_taps_t(g, x, offsets, out, beta=0.0):
     return out
 
 
-# --- oneDNN convolutions and batch norms (CPU, float32) ------------------------------------------
+# --- oneDNN convolutions, batch norms and max poolings (CPU, float32) ---------------------------
 # With the onednn-cpu-gomp wheel installed, float32 CPU convolutions run on oneDNN's direct
-# kernels over channels-last memory (tinygrad_hw/_onednn.py), and so do batch norms of the
-# channels-last arrays they hand on; float64, CuPy arrays, or no library keep the NumPy code in
-# nn/_conv.py and nn/_normalization.py. ``set_onednn(False)`` switches it off (the tests run both).
+# kernels over channels-last memory (tinygrad_hw/_onednn.py), and so do batch norms and max
+# poolings of the channels-last arrays they hand on; float64, CuPy arrays, or no library keep the
+# NumPy code in nn/_conv.py, nn/_normalization.py and nn/_pool.py. ``set_onednn(False)`` switches it off (the tests run both).
 ONEDNN = True
 
 
 def set_onednn(enabled):
-    """Use oneDNN for float32 CPU convolutions and batch norms when installed (``True``, the default)
-    or never. Returns the previous setting."""
+    """Use oneDNN for float32 CPU convolutions, batch norms and max poolings when installed
+    (``True``, the default) or never. Returns the previous setting."""
     global ONEDNN
     old, ONEDNN = ONEDNN, bool(enabled)
     return old
@@ -794,10 +793,13 @@ def _onednn_parallel():
     if _blas_quiet is None:
         libs = _blas()
         with _region_lock:
-            _blas_quiet = [lib.get_num_threads() for lib in libs]
-            if _region_depth == 0:
-                for lib in libs:
-                    lib.set_num_threads(1)
+            if _blas_quiet is None:
+                if _region_depth:        # a parallel region holds BLAS at one thread already
+                    _blas_quiet = list(_blas_saved)
+                else:
+                    _blas_quiet = [lib.get_num_threads() for lib in libs]
+                    for lib in libs:
+                        lib.set_num_threads(1)
 
 
 def blas_ready():
@@ -823,12 +825,13 @@ def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
         return None
 
 
-def onednn_batch_norm(xshape, eps, scale, shift, training, dtype):
-    """oneDNN's primitives for a float32 batch norm of a channels-last (N, C, H, W) CPU array (see
-    _onednn.batch_norm), or None as for onednn_convolution."""
+def onednn_batch_norm(xshape, xstrides, eps, scale, shift, training, dtype):
+    """oneDNN's primitives for a float32 batch norm of a CPU array of ``xshape`` laid out with the
+    element strides ``xstrides`` (see _onednn.batch_norm), or None as for onednn_convolution."""
     lib = _onednn_for(dtype)
     try:
-        return None if lib is None else lib.batch_norm(xshape, eps, scale, shift, training, get_num_threads())
+        return None if lib is None else lib.batch_norm(xshape, xstrides, eps, scale, shift, training,
+                                                       get_num_threads())
     except RuntimeError:
         return None
 
