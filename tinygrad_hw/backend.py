@@ -814,36 +814,31 @@ def blas_ready():
                 _blas_quiet = None
 
 
-def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
-    """oneDNN's primitives for this float32 CPU conv2d (see _onednn.convolution), or None: switched
-    off, another dtype, not installed, or a geometry oneDNN has no kernel for."""
+def _onednn_primitives(dtype, kind, *args):
+    """``_onednn.<kind>(*args, threads)`` on our thread count, or None: oneDNN switched off, another
+    dtype, not installed, or a geometry it has no kernel for (it raises RuntimeError)."""
     lib = _onednn_for(dtype)
     try:
-        return None if lib is None else lib.convolution(xshape, wshape, yshape, geom, bias, training,
-                                                        get_num_threads())
+        return None if lib is None else getattr(lib, kind)(*args, get_num_threads())
     except RuntimeError:
         return None
+
+
+def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
+    """oneDNN's primitives for this float32 CPU conv2d (see _onednn.convolution), or None."""
+    return _onednn_primitives(dtype, "convolution", xshape, wshape, yshape, geom, bias, training)
 
 
 def onednn_batch_norm(xshape, xstrides, eps, scale, shift, training, dtype):
     """oneDNN's primitives for a float32 batch norm of a CPU array of ``xshape`` laid out with the
-    element strides ``xstrides`` (see _onednn.batch_norm), or None as for onednn_convolution."""
-    lib = _onednn_for(dtype)
-    try:
-        return None if lib is None else lib.batch_norm(xshape, xstrides, eps, scale, shift, training,
-                                                       get_num_threads())
-    except RuntimeError:
-        return None
+    element strides ``xstrides`` (see _onednn.batch_norm), or None."""
+    return _onednn_primitives(dtype, "batch_norm", xshape, xstrides, eps, scale, shift, training)
 
 
 def onednn_max_pool(xshape, yshape, geom, training, dtype):
     """oneDNN's primitives for a float32 max pooling of a channels-last (N, C, H, W) CPU array (see
-    _onednn.max_pool), or None as for onednn_convolution."""
-    lib = _onednn_for(dtype)
-    try:
-        return None if lib is None else lib.max_pool(xshape, yshape, geom, training, get_num_threads())
-    except RuntimeError:
-        return None
+    _onednn.max_pool), or None."""
+    return _onednn_primitives(dtype, "max_pool", xshape, yshape, geom, training)
 
 
 def channels_last(a):
