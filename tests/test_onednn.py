@@ -13,7 +13,7 @@ import tinygrad_hw as thw
 import tinygrad_hw.nn as nn
 import tinygrad_hw.nn.functional as F
 from tinygrad_hw import _onednn, backend
-from tinygrad_hw.nn import _conv
+from tinygrad_hw.testing.strategies import conv_geometries
 
 TF = torch.nn.functional
 WHEEL_PLATFORM = sys.platform == "linux" and platform.machine() == "x86_64"
@@ -189,19 +189,11 @@ def test_primitives_are_made_once_per_geometry(monkeypatch):
 
 @st.composite
 def drawn_layers(draw):
-    """Geometries with 1-20 channels per group in and out, then an input they fit."""
-    groups = draw(st.integers(1, 3))
-    cg, og = draw(st.integers(1, 20)), draw(st.integers(1, 20))
-    k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    size = []
-    for i in range(2):
-        lo = max(1, dilation[i] * (k[i] - 1) + 1 - 2 * padding[i])
-        size.append(draw(st.integers(lo, lo + 6)))
-    return ((draw(st.integers(1, 3)), cg * groups) + tuple(size), (og * groups, cg) + k, stride, padding,
-            dilation, groups, draw(st.booleans()))
+    """A geometry from thw.testing's conv_geometries with up to 20 channels per group, as a LAYERS row."""
+    g = draw(conv_geometries(max_kernel=5, max_stride=3, max_extra=6, max_channels=20, max_groups=3))
+    x = (g["batch"], g["in_channels"]) + g["size"]
+    w = (g["out_channels"], g["in_channels"] // g["groups"]) + g["kernel"]
+    return x, w, g["stride"], g["padding"], g["dilation"], g["groups"], draw(st.booleans())
 
 
 @needs_onednn
@@ -319,7 +311,7 @@ def test_batch_norm_inference_on_onednn_reads_the_running_statistics(affine):
             backend.onednn_batch_norm = real
     ref = TF.batch_norm(torch.tensor(x), torch.tensor(rm), torch.tensor(rv),
                         torch.tensor(w) if affine else None, torch.tensor(b) if affine else None)
-    assert len(calls) == 1 and calls[0][5] is False          # training=False: global statistics
+    assert len(calls) == 1 and calls[0][4] is False          # training=False: global statistics
     np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
 
 

@@ -73,7 +73,7 @@ def _check(status, what):
 
 def load():
     """The library, loaded once (None when it is not installed or does not load)."""
-    global _lib, _engine, _stream
+    global _lib
     if _lib is None:
         with _lock:
             if _lib is None:
@@ -259,17 +259,16 @@ class _Conv:
 
 
 class _BatchNorm:
-    """The primitives of one batch normalisation: x (N, C, *S) float32 with the element strides
-    ``xstrides`` (the engine gives channels-last ones); statistics and the affine parameters (C,).
-    Training computes the batch mean and biased variance (its outputs); inference reads the
-    running ones (``use_global_stats``)."""
+    """The primitives of one batch normalisation: x (N, C, H, W) channels-last float32; statistics
+    and the affine parameters (C,). Training computes the batch mean and biased variance (its
+    outputs); inference reads the running ones (``use_global_stats``)."""
 
-    def __init__(self, xshape, xstrides, eps, scale, shift, training, threads):
+    def __init__(self, xshape, eps, scale, shift, training, threads):
         use_threads(threads)
         self.C, self.eps, self.training, self.threads = xshape[1], eps, training, threads
         self.flags = (_USE_SCALE if scale else 0) | (_USE_SHIFT if shift else 0) | \
             (0 if training else _USE_GLOBAL_STATS)
-        self.xmd, self.cmd = _md(xshape, xstrides), _md((self.C,), (1,))
+        self.xmd, self.cmd = _md(xshape, channels_last_strides(xshape)), _md((self.C,), (1,))
         self.pd = _vp()
         _check(_lib.dnnl_batch_normalization_forward_primitive_desc_create(
             ctypes.byref(self.pd), _engine, _FORWARD_TRAINING if training else _FORWARD_INFERENCE,
@@ -290,7 +289,7 @@ class _BatchNorm:
         return out
 
     def backward(self, x, mean, var, scale, g, gx):
-        """(gx, gscale or None, gshift or None) for the output gradient g (x's layout)."""
+        """(gx, gscale or None, gshift or None) for the output gradient g (channels-last)."""
         if self.bwd is None:
             use_threads(self.threads)
             pd = _vp()
@@ -385,11 +384,11 @@ def convolution(xshape, wshape, yshape, geom, bias, training, threads):
     return _cached(key, lambda: _Conv(key[1], key[2], key[3], geom, bias, training, threads))
 
 
-def batch_norm(xshape, xstrides, eps, scale, shift, training, threads):
-    """The (cached) batch-norm primitives for a float32 x of ``xshape`` and element strides
-    ``xstrides`` on ``threads`` threads; raises RuntimeError where oneDNN has none."""
-    key = ("bn", tuple(xshape), tuple(xstrides), float(eps), bool(scale), bool(shift), bool(training), threads)
-    return _cached(key, lambda: _BatchNorm(key[1], key[2], eps, scale, shift, training, threads))
+def batch_norm(xshape, eps, scale, shift, training, threads):
+    """The (cached) batch-norm primitives for a channels-last float32 x of ``xshape`` on
+    ``threads`` threads; raises RuntimeError where oneDNN has none."""
+    key = ("bn", tuple(xshape), float(eps), bool(scale), bool(shift), bool(training), threads)
+    return _cached(key, lambda: _BatchNorm(key[1], eps, scale, shift, training, threads))
 
 
 def max_pool(xshape, yshape, geom, training, threads):

@@ -829,16 +829,21 @@ def onednn_convolution(xshape, wshape, yshape, geom, bias, training, dtype):
     return _onednn_primitives(dtype, "convolution", xshape, wshape, yshape, geom, bias, training)
 
 
-def onednn_batch_norm(xshape, xstrides, eps, scale, shift, training, dtype):
-    """oneDNN's primitives for a float32 batch norm of a CPU array of ``xshape`` laid out with the
-    element strides ``xstrides`` (see _onednn.batch_norm), or None."""
-    return _onednn_primitives(dtype, "batch_norm", xshape, xstrides, eps, scale, shift, training)
+def onednn_batch_norm(xshape, eps, scale, shift, training, dtype):
+    """oneDNN's primitives for a float32 batch norm of a channels-last (N, C, H, W) CPU array (see
+    _onednn.batch_norm), or None."""
+    return _onednn_primitives(dtype, "batch_norm", xshape, eps, scale, shift, training)
 
 
 def onednn_max_pool(xshape, yshape, geom, training, dtype):
     """oneDNN's primitives for a float32 max pooling of a channels-last (N, C, H, W) CPU array (see
     _onednn.max_pool), or None."""
     return _onednn_primitives(dtype, "max_pool", xshape, yshape, geom, training)
+
+
+def is_channels_last(a):
+    """Whether a is a non-empty (N, C, H, W) array laid out in memory as (N, H, W, C)."""
+    return a.ndim == 4 and a.size > 0 and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
 def channels_last(a):

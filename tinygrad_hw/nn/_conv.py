@@ -346,7 +346,7 @@ class _BlockedConv:
 
     def _columns(self, sl):
         """The block's column matrix (G, K, Pb), in a per-thread buffer."""
-        x, (O, Cg, KH, KW) = self.x, self.w.shape
+        x, (_, Cg, KH, KW) = self.x, self.w.shape
         xb = _padded("conv.xpad", x[..., sl], *self.padding)
         C, nb = x.shape[0], xb.shape[3]
         col = backend.scratch("conv.col", (C, KH, KW, self.OH, self.OW, nb), x.dtype)
